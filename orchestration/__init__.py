@@ -1,0 +1,1 @@
+"""Dagster definitions: which assets exist, when they run and how they are checked."""

@@ -1,0 +1,36 @@
+"""The warehouse resource: the one way assets open the DuckDB file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import duckdb
+
+from transforms import sql_models
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB warehouse file plus the landing folder it is loaded from."""
+
+    path: str
+    landing_dir: str
+    serving_path: str
+    memory_limit: str | None = None
+    threads: int | None = None
+    temp_directory: str | None = None
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = sql_models.connect(
+            self.path, memory_limit=self.memory_limit, threads=self.threads, temp_directory=self.temp_directory
+        )
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def run_model(self, name: str) -> sql_models.TableSummary:
+        with self.connect() as con:
+            return sql_models.run_model(con, name)

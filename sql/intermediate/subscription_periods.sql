@@ -1,0 +1,96 @@
+/*
+description: >
+  Each subscription's month-end state over time: one row per subscription and run of months in which
+  its state at the month's end stays the same. Events apply in (effective_at, occurred_at, event_id)
+  order, so a late file restates history; events effective after the as-of instant (scheduled
+  cancellations and downgrades) are not in force yet. Events before a subscription's start wait for it.
+columns:
+  valid_from_month: First month whose month-end state this row is.
+  valid_to_month: Last month whose month-end state this row is (the latest month for an open-ended state).
+  status: trialing, active, paused or canceled at those months' ends.
+  quantity: Seats.
+  unit_price: Price per seat per billing interval, in currency.
+  discount_pct: Discount in percent (0-100).
+  arr_local: Annualized recurring revenue in the subscription's currency (0 unless active) = unit_price x quantity x (1 - discount/100) x billing periods per year. Exact; MRR is arr_local / 12 converted and rounded per account.
+*/
+with reporting_window as (
+    select max(as_of) as as_of, max(month) as latest_month from staging.calendar
+),
+
+applicable_events as (
+    select events.*
+    from staging.subscription_events as events, reporting_window
+    where events.subscription_id is not null
+      and events.effective_at <= reporting_window.as_of
+),
+
+running_state as (
+    select
+        subscription_id,
+        month_of(effective_at) as effective_month,
+        last_value(account_id ignore nulls) over running as account_id,
+        last_value(plan_id ignore nulls) over running as plan_id,
+        last_value(billing_interval ignore nulls) over running as billing_interval,
+        last_value(quantity ignore nulls) over running as quantity,
+        last_value(unit_price ignore nulls) over running as unit_price,
+        last_value(currency ignore nulls) over running as currency,
+        last_value(discount_pct ignore nulls) over running as discount_pct,
+        last_value(
+            case event_type
+                when 'trial_started' then 'trialing'
+                when 'subscription_started' then 'active'
+                when 'subscription_resumed' then 'active'
+                when 'subscription_paused' then 'paused'
+                when 'subscription_canceled' then 'canceled'
+            end ignore nulls
+        ) over running as status,
+        bool_or(event_type in ('trial_started', 'subscription_started')) over running as has_started,
+        row_number() over (
+            partition by subscription_id, month_of(effective_at)
+            order by effective_at desc, occurred_at desc, event_id desc
+        ) as position_from_month_end
+    from applicable_events
+    window running as (
+        partition by subscription_id order by effective_at, occurred_at, event_id
+        rows between unbounded preceding and current row
+    )
+),
+
+month_end_states as (
+    select * from running_state
+    where position_from_month_end = 1 and has_started
+),
+
+periods as (
+    select
+        month_end_states.*,
+        effective_month as valid_from_month,
+        coalesce(
+            previous_month(lead(effective_month) over (partition by subscription_id order by effective_month)),
+            reporting_window.latest_month
+        ) as valid_to_month
+    from month_end_states, reporting_window
+)
+
+select
+    subscription_id,
+    account_id,
+    valid_from_month,
+    valid_to_month,
+    status,
+    plan_id,
+    billing_interval,
+    quantity,
+    unit_price,
+    currency,
+    discount_pct,
+    case
+        when status = 'active' and unit_price is not null and quantity is not null and currency is not null
+        then (
+            unit_price * quantity * (100 - discount_pct)
+            * case billing_interval when 'month' then 12 when 'quarter' then 4 when 'year' then 1 end
+            * 0.01
+        )::decimal(38, 12)
+        else 0
+    end as arr_local
+from periods

@@ -1,0 +1,101 @@
+/*
+description: >
+  The account dimension BI users slice by: one row per account with its current values as of the
+  data's as-of instant (SPEC §6).
+columns:
+  account_id: The customer account.
+  account_name: Name from the latest account_created event.
+  segment: Segment from the latest account_created event (e.g. SMB, Mid-Market, Enterprise).
+  country: Country from the latest account_created event.
+  sales_owner: Account owner in sales (NULL when none was given).
+  currency: Currency of the account's subscriptions (of its latest subscription event).
+  plan_id: Current plan (largest paying subscription); when not paying, the plan of its latest subscription.
+  mrr: Current MRR in USD (0 when not paying).
+  first_paid_month: First month with MRR > 0 (the account's cohort); NULL if it never paid.
+  status: active (MRR > 0), trialing, paused, churned (paid before, not now) or never_paid.
+  last_paid_month: Latest month with MRR > 0.
+  tier_rank: tier_rank of plan_id.
+*/
+with events as (
+    select * from staging.subscription_events
+),
+
+reporting_window as (
+    select max(month) as latest_month from staging.calendar
+),
+
+all_accounts as (
+    select distinct account_id from events
+),
+
+account_details as (
+    select
+        account_id,
+        arg_max(account_name, (occurred_at, event_id)) as account_name,
+        arg_max(segment, (occurred_at, event_id)) as segment,
+        arg_max(country, (occurred_at, event_id)) as country,
+        arg_max(sales_owner, (occurred_at, event_id)) as sales_owner
+    from events
+    where event_type = 'account_created'
+    group by account_id
+),
+
+latest_terms as (
+    select
+        account_id,
+        arg_max(currency, (effective_at, occurred_at, event_id)) filter (where currency is not null) as currency,
+        arg_max(plan_id, (effective_at, occurred_at, event_id)) filter (where plan_id is not null) as plan_id
+    from events
+    where subscription_id is not null
+    group by account_id
+),
+
+paid_history as (
+    select account_id, min(month) as first_paid_month, max(month) as last_paid_month
+    from marts.account_mrr_monthly
+    group by account_id
+),
+
+current_mrr as (
+    select account_mrr.account_id, account_mrr.mrr, account_mrr.plan_id
+    from marts.account_mrr_monthly as account_mrr, reporting_window
+    where account_mrr.month = reporting_window.latest_month
+),
+
+current_states as (
+    select
+        periods.account_id,
+        bool_or(periods.status = 'trialing') as is_trialing,
+        bool_or(periods.status = 'paused') as is_paused
+    from intermediate.subscription_periods as periods, reporting_window
+    where periods.valid_to_month = reporting_window.latest_month
+    group by periods.account_id
+)
+
+select
+    all_accounts.account_id,
+    account_details.account_name,
+    account_details.segment,
+    account_details.country,
+    account_details.sales_owner,
+    latest_terms.currency,
+    coalesce(current_mrr.plan_id, latest_terms.plan_id) as plan_id,
+    coalesce(current_mrr.mrr, 0)::decimal(18, 2) as mrr,
+    paid_history.first_paid_month,
+    case
+        when current_mrr.mrr > 0 then 'active'
+        when current_states.is_trialing then 'trialing'
+        when current_states.is_paused then 'paused'
+        when paid_history.first_paid_month is not null then 'churned'
+        else 'never_paid'
+    end as status,
+    paid_history.last_paid_month,
+    plans.tier_rank
+from all_accounts
+left join account_details using (account_id)
+left join latest_terms using (account_id)
+left join paid_history using (account_id)
+left join current_mrr using (account_id)
+left join current_states using (account_id)
+left join raw.plans as plans on plans.plan_id = coalesce(current_mrr.plan_id, latest_terms.plan_id)
+order by all_accounts.account_id

@@ -1,0 +1,1 @@
+"""Plain Python, Polars and DuckDB transforms: no Dagster imports, unit-testable on small tables."""

@@ -1,0 +1,107 @@
+"""The event-log contract of SPEC.md §1, as data: streams, event types, fields and their types.
+
+Ingestion generates its validation SQL from these tables, and the raw tables take their columns from
+them, so the contract is written down once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# One place for the warehouse's number types.
+INPUT_MONEY = "decimal(18, 6)"  # amounts as delivered, in the currency's major unit
+USD = "decimal(18, 2)"  # reporting money, rounded to the cent
+FX_RATE = "decimal(18, 10)"  # USD per unit of a currency
+PERCENT = "decimal(9, 4)"
+USAGE_QUANTITY = "double"  # counts of seats or calls: not money
+
+REPORTING_CURRENCY = "USD"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    sql_type: str  # the DuckDB type of the raw column
+    kind: str = "text"  # text | timestamp | date | money | integer | percent | quantity | enum
+    allowed: tuple[str, ...] = ()  # for enum
+    non_negative: bool = False
+    description: str = ""
+
+
+COMMON_FIELDS = (
+    Field("event_id", "varchar", description="Unique id of the event across all streams."),
+    Field("event_type", "varchar", description="What happened (SPEC §1)."),
+    Field("occurred_at", "timestamp", "timestamp", description="When it happened, UTC."),
+    Field("account_id", "varchar", description="The customer account."),
+)
+
+STREAM_FIELDS: dict[str, tuple[Field, ...]] = {
+    "subscription_events": (
+        Field("effective_at", "timestamp", "timestamp",
+              description="When the change takes effect, UTC (defaults to occurred_at; later for scheduled changes)."),
+        Field("subscription_id", "varchar"),
+        Field("plan_id", "varchar"),
+        Field("billing_interval", "varchar", "enum", allowed=("month", "quarter", "year")),
+        Field("quantity", "integer", "integer", non_negative=True, description="Seats."),
+        Field("unit_price", INPUT_MONEY, "money", non_negative=True,
+              description="Price per seat per billing interval, in currency."),
+        Field("currency", "varchar", "currency"),
+        Field("discount_pct", PERCENT, "percent", non_negative=True, description="Discount, 0-100."),
+        Field("account_name", "varchar"),
+        Field("segment", "varchar"),
+        Field("country", "varchar"),
+        Field("sales_owner", "varchar"),
+    ),
+    "billing_events": (
+        Field("invoice_id", "varchar"),
+        Field("subscription_id", "varchar"),
+        Field("amount", INPUT_MONEY, "money", non_negative=True, description="Amount in currency's major unit."),
+        Field("currency", "varchar", "currency"),
+        Field("period_start", "date", "date"),
+        Field("period_end", "date", "date"),
+    ),
+    "usage_events": (
+        Field("metric", "varchar", description="What was measured, e.g. active_seats, api_calls."),
+        Field("quantity", USAGE_QUANTITY, "quantity", non_negative=True,
+              description="Usage over the UTC day of occurred_at."),
+    ),
+}
+
+_SUBSCRIPTION_TERMS = ("subscription_id", "plan_id", "billing_interval", "quantity", "unit_price", "currency")
+
+# event_type -> fields that must be present (beyond the common four).
+REQUIRED_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "subscription_events": {
+        "account_created": (),
+        "trial_started": ("subscription_id", "plan_id"),
+        "subscription_started": _SUBSCRIPTION_TERMS,
+        "subscription_changed": ("subscription_id",),
+        "subscription_paused": ("subscription_id",),
+        "subscription_resumed": ("subscription_id",),
+        "subscription_canceled": ("subscription_id",),
+    },
+    "billing_events": {
+        "invoice_issued": ("invoice_id", "subscription_id", "amount", "currency", "period_start", "period_end"),
+        "payment_succeeded": ("invoice_id", "subscription_id", "amount", "currency"),
+        "payment_failed": ("invoice_id", "subscription_id", "amount", "currency"),
+        "refund_issued": ("invoice_id", "subscription_id", "amount", "currency"),
+    },
+    "usage_events": {"usage": ("metric", "quantity")},
+}
+
+STREAMS = tuple(STREAM_FIELDS)
+
+# Why a row was quarantined (raw.quarantine.reason). `detail` says which field and what was wrong.
+QUARANTINE_REASONS = {
+    "invalid_json": "the line is not a JSON object",
+    "missing_field": "a required field is absent or empty",
+    "unknown_event_type": "event_type is not one this stream carries",
+    "wrong_type": "a field has the wrong type or an impossible value",
+    "unknown_currency": "the currency has no rate in reference/fx_rates.csv",
+    "negative_value": "an amount or quantity is negative",
+    "conflicting_duplicate": "the event_id was already used with a different payload",
+}
+
+
+def stream_fields(stream: str) -> tuple[Field, ...]:
+    return COMMON_FIELDS + STREAM_FIELDS[stream]

@@ -1,0 +1,601 @@
+"""Load landed event files and reference data into the warehouse's `raw` schema.
+
+Every new file of a stream is read in one pass by DuckDB, validated against the contract in
+`event_schema`, de-duplicated by `event_id`, and appended to `raw.<stream>`; rejected rows go to
+`raw.quarantine` with their file, line, text and reason. A stream's load is one transaction: a crash
+leaves the warehouse as it was. Files already loaded (`raw.loaded_files`) are skipped, so a re-run over
+the same landing folder changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from transforms.event_schema import (
+    FX_RATE,
+    QUARANTINE_REASONS,
+    REPORTING_CURRENCY,
+    REQUIRED_FIELDS,
+    STREAMS,
+    Field,
+    stream_fields,
+)
+
+log = logging.getLogger(__name__)
+
+JSON_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+TABULAR_SUFFIXES = (".parquet", ".csv", ".csv.gz")
+
+PLAN_COLUMNS = ["plan_id", "plan_name", "tier_rank", "seat_limit", "api_call_limit", "list_price_monthly"]
+FX_COLUMNS = ["month", "currency", "usd_per_unit"]
+
+
+class LandingError(ValueError):
+    """Input that cannot be used at all (a missing folder, an unreadable reference file)."""
+
+
+@dataclass
+class LoadReport:
+    stream: str
+    files_read: list[str] = field(default_factory=list)
+    files_skipped: int = 0  # already loaded by an earlier run
+    unreadable_files: dict[str, str] = field(default_factory=dict)  # file -> error
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0  # identical re-deliveries: no-ops
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(self.quarantined_by_reason.values())
+
+
+# --------------------------------------------------------------------------------------------- DDL
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    for stream in STREAMS:
+        columns = ",\n".join(f"{f.name} {f.sql_type}" for f in stream_fields(stream))
+        con.execute(
+            f"""create table if not exists raw.{stream} (
+                {columns},
+                source_file varchar,
+                line_number bigint,
+                ingested_at timestamp
+            )"""
+        )
+    con.execute(
+        """create table if not exists raw.quarantine (
+            source_file varchar, line_number bigint, raw varchar, reason varchar, detail varchar,
+            stream varchar, quarantined_at timestamp
+        )"""
+    )
+    con.execute(
+        """create table if not exists raw.loaded_files (
+            source_file varchar, stream varchar, rows_read bigint, rows_loaded bigint,
+            rows_duplicate bigint, rows_quarantined bigint, loaded_at timestamp
+        )"""
+    )
+    con.execute(
+        f"""create table if not exists raw.plans (
+            plan_id varchar, plan_name varchar, tier_rank integer, seat_limit bigint,
+            api_call_limit bigint, list_price_monthly decimal(18, 6), source_file varchar, ingested_at timestamp
+        )"""
+    )
+    con.execute(
+        f"""create table if not exists raw.fx_rates (
+            month date, currency varchar, usd_per_unit {FX_RATE}, source_file varchar, ingested_at timestamp
+        )"""
+    )
+    _document_raw_tables(con)
+
+
+def _document_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    provenance = {
+        "source_file": "Landed file the row came from, relative to the landing folder.",
+        "line_number": "Line of the row in its file (1-based; for CSV the header is line 1).",
+        "ingested_at": "When the row was loaded, UTC.",
+    }
+    for stream in STREAMS:
+        table = f"raw.{stream}"
+        con.execute(f"comment on table {table} is 'Every accepted {stream[:-1].replace('_', ' ')}, as landed (SPEC §1), typed; UTC.'")
+        for f in stream_fields(stream):
+            if f.description:
+                con.execute(f"comment on column {table}.{f.name} is {_sql_string(f.description)}")
+        for column, text in provenance.items():
+            con.execute(f"comment on column {table}.{column} is {_sql_string(text)}")
+    con.execute("comment on table raw.quarantine is 'Rows rejected at load with the reason; nothing is dropped silently.'")
+    reasons = "; ".join(f"{k}: {v}" for k, v in QUARANTINE_REASONS.items())
+    con.execute(f"comment on column raw.quarantine.reason is {_sql_string(reasons)}")
+    con.execute("comment on column raw.quarantine.raw is 'The rejected line exactly as landed.'")
+    con.execute("comment on column raw.quarantine.detail is 'Which field was wrong and how.'")
+    con.execute("comment on table raw.loaded_files is 'Files already loaded: a later run skips them.'")
+    con.execute("comment on table raw.plans is 'reference/plans.csv: plan tiers with seat and API-call limits per month.'")
+    con.execute("comment on column raw.plans.list_price_monthly is 'USD per seat per month.'")
+    con.execute("comment on table raw.fx_rates is 'reference/fx_rates.csv: USD per unit of each currency, by month.'")
+
+
+# ----------------------------------------------------------------------------------- reference data
+
+
+def load_reference(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> dict[str, int]:
+    """Replace raw.plans and raw.fx_rates from the landing folder's reference files (small, validated strictly)."""
+    reference = Path(landing_dir) / "reference"
+    plans = _read_reference_csv(reference / "plans.csv", PLAN_COLUMNS)
+    fx = _read_reference_csv(reference / "fx_rates.csv", FX_COLUMNS)
+    now = _now()
+    plan_rows = [_plan_row(path_line, row) for path_line, row in plans]
+    fx_rows = [_fx_row(path_line, row) for path_line, row in fx]
+    seen: set[tuple] = set()
+    for (path_line, _), row in zip(fx, fx_rows, strict=True):
+        key = (row[0], row[1])
+        if key in seen:
+            raise LandingError(f"{path_line}: a second rate for {row[1]} in {row[0]:%Y-%m}")
+        seen.add(key)
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from raw.plans")
+        con.execute("delete from raw.fx_rates")
+        if plan_rows:
+            con.executemany(
+                "insert into raw.plans values (?, ?, ?, ?, ?, ?, 'reference/plans.csv', ?)",
+                [(*r, now) for r in plan_rows],
+            )
+        if fx_rows:
+            con.executemany(
+                "insert into raw.fx_rates values (?, ?, ?, 'reference/fx_rates.csv', ?)",
+                [(*r, now) for r in fx_rows],
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return {"plans": len(plan_rows), "fx_rates": len(fx_rows)}
+
+
+def _read_reference_csv(path: Path, columns: list[str]) -> list[tuple[str, dict[str, str]]]:
+    if not path.exists():
+        raise LandingError(f"missing reference file {path} (expected columns: {', '.join(columns)})")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise LandingError(f"{path}: missing column(s) {missing}; expected {columns}")
+        return [(f"{path}:{i}", row) for i, row in enumerate(reader, start=2)]
+
+
+def _plan_row(where: str, row: dict[str, str]) -> tuple:
+    def number(name: str, cast: Callable, optional: bool = False):
+        text = (row.get(name) or "").strip()
+        if not text:
+            if optional:
+                return None
+            raise LandingError(f"{where}: {name} is empty")
+        try:
+            value = cast(text)
+        except Exception as exc:
+            raise LandingError(f"{where}: {name}={text!r} is not a number") from exc
+        if value < 0:
+            raise LandingError(f"{where}: {name}={text!r} is negative")
+        return value
+
+    from decimal import Decimal
+
+    plan_id = (row.get("plan_id") or "").strip()
+    if not plan_id:
+        raise LandingError(f"{where}: plan_id is empty")
+    return (
+        plan_id,
+        (row.get("plan_name") or plan_id).strip(),
+        number("tier_rank", int),
+        number("seat_limit", int, optional=True),
+        number("api_call_limit", int, optional=True),
+        number("list_price_monthly", Decimal),
+    )
+
+
+def _fx_row(where: str, row: dict[str, str]) -> tuple:
+    from decimal import Decimal, InvalidOperation
+
+    month_text = (row.get("month") or "").strip()
+    try:
+        if len(month_text) == 7:
+            month = datetime.strptime(month_text, "%Y-%m").date()
+        else:
+            month = datetime.strptime(month_text, "%Y-%m-%d").date()
+            if month.day != 1:
+                raise ValueError
+    except ValueError as exc:
+        raise LandingError(f"{where}: month={month_text!r} is not YYYY-MM or the month's first day YYYY-MM-DD") from exc
+    currency = (row.get("currency") or "").strip().upper()
+    if len(currency) != 3:
+        raise LandingError(f"{where}: currency={currency!r} is not a 3-letter code")
+    try:
+        rate = Decimal((row.get("usd_per_unit") or "").strip())
+    except InvalidOperation as exc:
+        raise LandingError(f"{where}: usd_per_unit={row.get('usd_per_unit')!r} is not a number") from exc
+    if rate <= 0:
+        raise LandingError(f"{where}: usd_per_unit must be positive")
+    return (month, currency, rate)
+
+
+# ------------------------------------------------------------------------------------- event streams
+
+
+def landed_files(landing_dir: Path, stream: str) -> list[str]:
+    """Paths (relative to the landing folder, sorted) of the stream's event files."""
+    folder = Path(landing_dir) / stream
+    if not folder.is_dir():
+        return []
+    suffixes = JSON_SUFFIXES + TABULAR_SUFFIXES
+    return sorted(
+        p.relative_to(landing_dir).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name.lower().endswith(suffixes)
+    )
+
+
+def new_files(con: duckdb.DuckDBPyConnection, landing_dir: Path, stream: str) -> tuple[list[str], int]:
+    files = landed_files(landing_dir, stream)
+    loaded = {r[0] for r in con.execute("select source_file from raw.loaded_files where stream = ?", [stream]).fetchall()}
+    fresh = [f for f in files if f not in loaded]
+    return fresh, len(files) - len(fresh)
+
+
+def load_stream(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    stream: str,
+    progress: Callable[[str], None] | None = None,
+) -> LoadReport:
+    """Append the stream's new files to raw.<stream>, quarantining bad rows. One transaction."""
+    if stream not in STREAMS:
+        raise ValueError(f"unknown stream {stream!r}; expected one of {STREAMS}")
+    landing_dir = Path(landing_dir)
+    if not landing_dir.is_dir():
+        raise LandingError(f"landing folder {landing_dir} does not exist")
+    report = LoadReport(stream)
+    files, report.files_skipped = new_files(con, landing_dir, stream)
+    if not files:
+        return report
+    say = progress or (lambda _msg: None)
+    say(f"{stream}: reading {len(files)} new file(s)")
+    readable = _stage_lines(con, landing_dir, files, report)
+    report.files_read = readable
+    if not readable:
+        return report
+    con.execute("begin transaction")
+    try:
+        _validate(con, stream)
+        _deduplicate(con, stream)
+        _publish(con, stream, report)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        for table in ("landed_lines", "validated_events", "accepted_events"):
+            con.execute(f"drop table if exists {table}")
+    say(
+        f"{stream}: {report.rows_loaded} rows loaded, {report.rows_duplicate} duplicates, "
+        f"{report.rows_quarantined} quarantined from {len(readable)} file(s)"
+    )
+    return report
+
+
+def _line_reader(paths: list[str]) -> str:
+    """SQL reading JSONL files as one text column, one row per physical line, blank lines kept as NULL."""
+    listing = ", ".join(_sql_string(p) for p in paths)
+    # \x01 cannot occur in valid JSON text, so each line stays one column; quotes are not CSV quotes here.
+    return (
+        f"read_csv([{listing}], columns = {{'raw': 'VARCHAR'}}, header = false, delim = '\x01', quote = '', "
+        "escape = '', auto_detect = false, strict_mode = false, null_padding = true, filename = true)"
+    )
+
+
+def _stage_lines(con, landing_dir: Path, files: list[str], report: LoadReport) -> list[str]:
+    """Read every file into temp table landed_lines(source_file, line_number, raw); set aside unreadable ones."""
+    absolute = {f: str(landing_dir / f) for f in files}
+    readable: list[str] = []
+    for f in files:
+        if not f.lower().endswith(JSON_SUFFIXES + TABULAR_SUFFIXES):
+            continue
+        readable.append(f)
+    # Find files DuckDB cannot read at all (corrupt gzip, broken parquet) before the load starts,
+    # so the load itself never half-reads a file.
+    json_files = [f for f in readable if f.lower().endswith(JSON_SUFFIXES)]
+    tabular_files = [f for f in readable if f.lower().endswith(TABULAR_SUFFIXES)]
+    con.execute("drop table if exists landed_lines")
+    con.execute("create temp table landed_lines (source_file varchar, line_number bigint, raw varchar)")
+    if json_files:
+        try:
+            _insert_json_lines(con, json_files, absolute)
+        except duckdb.Error:
+            con.execute("delete from landed_lines")
+            good = []
+            for f in json_files:
+                try:
+                    con.sql(f"select count(*) from {_line_reader([absolute[f]])}").fetchall()
+                    good.append(f)
+                except duckdb.Error as exc:
+                    report.unreadable_files[f] = _first_line(exc)
+            if good:
+                _insert_json_lines(con, good, absolute)
+    for f in tabular_files:
+        try:
+            _insert_tabular_rows(con, f, absolute[f])
+        except duckdb.Error as exc:
+            con.execute("delete from landed_lines where source_file = ?", [f])
+            report.unreadable_files[f] = _first_line(exc)
+    for f, error in report.unreadable_files.items():
+        log.error("cannot read %s: %s (nothing loaded from it; it will be retried next run)", f, error)
+    return [f for f in readable if f not in report.unreadable_files]
+
+
+def _insert_json_lines(con, files: list[str], absolute: dict[str, str]) -> None:
+    by_absolute = {absolute[f]: f for f in files}
+    mapping = ", ".join(f"({_sql_string(a)}, {_sql_string(r)})" for a, r in by_absolute.items())
+    # DuckDB keeps a scan's rows in file order (preserve_insertion_order), so a running row number
+    # minus each file's first one is the line number within the file.
+    con.execute(
+        f"""
+        insert into landed_lines
+        with file_names(absolute_path, source_file) as (values {mapping}),
+        lines as (
+            select filename, raw, row_number() over () as global_row
+            from {_line_reader(list(by_absolute))}
+        )
+        select n.source_file, global_row - min(global_row) over (partition by filename) + 1, raw
+        from lines join file_names n on n.absolute_path = lines.filename
+        """
+    )
+
+
+def _insert_tabular_rows(con, relative: str, absolute: str) -> None:
+    if relative.lower().endswith(".parquet"):
+        source, first_line = f"read_parquet({_sql_string(absolute)})", 1
+    else:
+        source = f"read_csv({_sql_string(absolute)}, header = true, all_varchar = true)"
+        first_line = 2  # line 1 is the header
+    con.execute(
+        f"""
+        insert into landed_lines
+        select {_sql_string(relative)}, row_number() over () + {first_line - 1}, to_json(src)::varchar
+        from {source} as src
+        """
+    )
+
+
+def _field_text(name: str) -> str:
+    # JSON null, absent and blank all mean "not given".
+    return f"nullif(trim(json_extract_string(doc, '$.{name}')), '')"
+
+
+def _validate(con, stream: str) -> None:
+    """landed_lines -> validated_events: typed fields plus the first reason a row is unusable."""
+    fields = stream_fields(stream)
+    required = REQUIRED_FIELDS[stream]
+    known_currencies = f"(select currency from raw.fx_rates union select '{REPORTING_CURRENCY}')"
+
+    texts = ",\n".join(f"{_field_text(f.name)} as t_{f.name}" for f in fields)
+    typed = ",\n".join(f"{_typed_expression(f)} as {f.name}" for f in fields)
+
+    checks: list[tuple[str, str, str]] = [("doc is null", "invalid_json", "'not a JSON object'")]
+    for f in fields[:4]:
+        checks.append((f"t_{f.name} is null", "missing_field", f"'missing {f.name}'"))
+    event_types = ", ".join(_sql_string(t) for t in required)
+    checks.append(
+        (f"t_event_type not in ({event_types})", "unknown_event_type",
+         f"'event_type ' || t_event_type || ' is not a {stream} type'")
+    )
+    for event_type, names in required.items():
+        for name in names:
+            checks.append(
+                (f"t_event_type = '{event_type}' and t_{name} is null", "missing_field",
+                 f"'{event_type} needs {name}'")
+            )
+    for f in fields:
+        bad = _wrong_type_condition(f)
+        if bad:
+            checks.append((f"t_{f.name} is not null and ({bad})", "wrong_type",
+                           f"'{f.name}=' || t_{f.name} || ' is not {_kind_label(f)}'"))
+    for f in fields:
+        if f.non_negative:
+            checks.append((f"{f.name} < 0", "negative_value", f"'{f.name}=' || t_{f.name} || ' is negative'"))
+    for f in fields:
+        if f.kind == "percent":
+            checks.append((f"{f.name} > 100", "wrong_type", f"'{f.name}=' || t_{f.name} || ' is above 100'"))
+        if f.kind == "currency":
+            checks.append((f"{f.name} not in {known_currencies}", "unknown_currency",
+                           f"'no FX rate for currency ' || {f.name}"))
+    reason = "case " + " ".join(f"when {c} then '{r}'" for c, r, _ in checks) + " end"
+    detail = "case " + " ".join(f"when {c} then {d}" for c, _, d in checks) + " end"
+    con.execute(
+        f"""
+        create temp table validated_events as
+        with parsed as (
+            select source_file, line_number, raw,
+                   case when json_valid(raw) and json_type(raw::json) = 'OBJECT' then raw::json end as doc
+            from landed_lines
+            where trim(coalesce(raw, '')) <> ''  -- blank lines carry no event
+        ),
+        field_texts as (select source_file, line_number, raw, doc, {texts} from parsed),
+        typed as (select *, {typed} from field_texts)
+        select *, {reason} as reason, {detail} as detail from typed
+        """
+    )
+
+
+def _typed_expression(f: Field) -> str:
+    t = f"t_{f.name}"
+    if f.kind == "timestamp":
+        return f"try_cast(try_cast({t} as timestamptz) as timestamp)"
+    if f.kind == "date":
+        return f"try_cast({t} as date)"
+    if f.kind in ("money", "percent"):
+        return f"try_cast({t} as {f.sql_type})"
+    if f.kind == "integer":
+        return f"try_cast(try_cast({t} as decimal(18, 6)) as integer)"
+    if f.kind == "quantity":
+        return f"try_cast({t} as double)"
+    if f.kind == "currency":
+        return f"upper({t})"
+    return t
+
+
+def _wrong_type_condition(f: Field) -> str | None:
+    t = f"t_{f.name}"
+    if f.kind == "timestamp":
+        # ISO-8601 with an explicit offset: a local time without one is ambiguous.
+        return (f"{f.name} is null or not regexp_matches({t}, "
+                r"'^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$')")
+    if f.kind == "date":
+        return rf"{f.name} is null or not regexp_matches({t}, '^\d{{4}}-\d{{2}}-\d{{2}}$')"
+    if f.kind in ("money", "percent", "quantity"):
+        extra = " or isinf(" + f.name + ") or isnan(" + f.name + ")" if f.kind == "quantity" else ""
+        return f"{f.name} is null{extra}"
+    if f.kind == "integer":
+        return f"{f.name} is null or try_cast({t} as decimal(18, 6)) <> {f.name}"
+    if f.kind == "enum":
+        return f"{t} not in ({', '.join(_sql_string(a) for a in f.allowed)})"
+    if f.kind == "currency":
+        return rf"not regexp_matches({t}, '^[A-Za-z]{{3}}$')"
+    return None
+
+
+def _kind_label(f: Field) -> str:
+    return {
+        "timestamp": "an ISO-8601 timestamp with offset",
+        "date": "a YYYY-MM-DD date",
+        "money": "a decimal amount",
+        "percent": "a number",
+        "integer": "a whole number",
+        "quantity": "a number",
+        "enum": "one of " + "/".join(f.allowed),
+        "currency": "a 3-letter currency code",
+    }.get(f.kind, "text")
+
+
+def _deduplicate(con, stream: str) -> None:
+    """validated_events -> accepted_events; identical re-deliveries dropped, conflicting ones flagged."""
+    names = [f.name for f in stream_fields(stream)]
+    def payload(prefix: str = "") -> str:
+        return "to_json(struct_pack(" + ", ".join(f"{n} := {prefix}{n}" for n in names) + "))::varchar"
+
+    others = [s for s in STREAMS if s != stream]
+    con.execute(
+        f"""
+        create temp table accepted_events as
+        with valid as (
+            select *, {payload()} as payload,
+                   row_number() over (partition by event_id order by source_file, line_number) as delivery
+            from validated_events where reason is null
+        ),
+        first_delivery as (select event_id, payload from valid where delivery = 1),
+        already_loaded as (
+            select r.event_id, {payload('r.')} as payload
+            from raw.{stream} r semi join first_delivery f on f.event_id = r.event_id
+        ),
+        in_other_streams as (
+            {" union all ".join(f"select event_id from raw.{s} semi join first_delivery using (event_id)" for s in others)}
+        )
+        select v.*,
+            case
+                when v.event_id in (select event_id from in_other_streams) then 'conflicting_duplicate'
+                when a.payload is not null and a.payload <> v.payload then 'conflicting_duplicate'
+                when v.delivery > 1 and v.payload <> f.payload then 'conflicting_duplicate'
+            end as duplicate_reason,
+            a.payload is not null or v.delivery > 1 as is_repeat
+        from valid v
+        join first_delivery f using (event_id)
+        left join already_loaded a using (event_id)
+        """
+    )
+
+
+def _publish(con, stream: str, report: LoadReport) -> None:
+    names = [f.name for f in stream_fields(stream)]
+    now = _now()
+    columns = ", ".join(names)
+    con.execute(
+        f"""
+        insert into raw.{stream} ({columns}, source_file, line_number, ingested_at)
+        select {columns}, source_file, line_number, ?::timestamp
+        from accepted_events where duplicate_reason is null and not is_repeat
+        order by source_file, line_number
+        """,
+        [now],
+    )
+    con.execute(
+        """
+        insert into raw.quarantine
+        select source_file, line_number, raw, reason, detail, ?, ?::timestamp from validated_events where reason is not null
+        union all
+        select source_file, line_number, raw, duplicate_reason,
+               'event_id ' || event_id || ' was already delivered with a different payload', ?, ?::timestamp
+        from accepted_events where duplicate_reason is not null
+        """,
+        [stream, now, stream, now],
+    )
+    per_file = con.execute(
+        f"""
+        with lines as (select source_file, count(*) as rows_read from landed_lines
+                       where trim(coalesce(raw, '')) <> '' group by all),
+        outcome as (
+            select source_file,
+                   count(*) filter (where reason is not null) as quarantined_invalid
+            from validated_events group by all
+        ),
+        accepted as (
+            select source_file,
+                   count(*) filter (where duplicate_reason is null and not is_repeat) as loaded,
+                   count(*) filter (where duplicate_reason is null and is_repeat) as duplicates,
+                   count(*) filter (where duplicate_reason is not null) as conflicts
+            from accepted_events group by all
+        )
+        select f.source_file, coalesce(l.rows_read, 0), coalesce(a.loaded, 0), coalesce(a.duplicates, 0),
+               coalesce(o.quarantined_invalid, 0) + coalesce(a.conflicts, 0)
+        from (select unnest(?::varchar[]) as source_file) f
+        left join lines l using (source_file)
+        left join outcome o using (source_file)
+        left join accepted a using (source_file)
+        """,
+        [report.files_read],
+    ).fetchall()
+    con.executemany(
+        "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?::timestamp)",
+        [(f, stream, read, loaded, dup, quarantined, now) for f, read, loaded, dup, quarantined in per_file],
+    )
+    report.rows_read = sum(r[1] for r in per_file)
+    report.rows_loaded = sum(r[2] for r in per_file)
+    report.rows_duplicate = sum(r[3] for r in per_file)
+    report.quarantined_by_reason = dict(
+        con.execute(
+            """
+            select reason, count(*) from (
+                select reason from validated_events where reason is not null
+                union all select duplicate_reason from accepted_events where duplicate_reason is not null
+            ) group by all order by 1
+            """
+        ).fetchall()
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

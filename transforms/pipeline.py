@@ -1,0 +1,17 @@
+"""The model order for each stage, so tests and the orchestration layer build the same things."""
+
+from __future__ import annotations
+
+# staging -> intermediate -> marts; each list is in dependency order.
+MRR_MODELS = [
+    "staging/calendar",
+    "staging/fx_rates_monthly",
+    "staging/subscription_events",
+    "intermediate/subscription_periods",
+    "intermediate/subscription_mrr_monthly",
+    "marts/account_mrr_monthly",
+    "intermediate/account_mrr_bridge",
+    "marts/mrr_movements",
+    "marts/mrr_waterfall",
+    "marts/accounts",
+]

@@ -1,0 +1,217 @@
+"""Run the DuckDB models under `sql/` and describe what they built.
+
+A model is one `.sql` file holding one SELECT. Its folder is its schema and its file name its table:
+`sql/marts/mrr_waterfall.sql` builds `marts.mrr_waterfall`. The file opens with a block comment giving the
+table's description and one line per column (`description:` then indented text, `columns:` then
+indented `name: text` lines); those descriptions are written to the DuckDB
+catalog (COMMENT ON) so BI tools show them, and they feed the column schema in the Dagster UI.
+
+Dependencies between models are read from the SQL itself (every `schema.table` it names), so the
+orchestration layer never retypes them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts")
+
+_HEADER = re.compile(r"\A\s*/\*(?P<yaml>.*?)\*/", re.DOTALL)
+_TABLE_REFERENCE = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
+
+
+@dataclass(frozen=True)
+class SqlModel:
+    """One model file: where it lives, what it builds, what it reads and what its columns mean."""
+
+    name: str  # "marts/mrr_waterfall"
+    select_sql: str
+    description: str
+    column_descriptions: dict[str, str] = field(default_factory=dict)
+    upstream_tables: tuple[str, ...] = ()  # "staging.calendar", ...
+
+    @property
+    def schema(self) -> str:
+        return self.name.split("/")[0]
+
+    @property
+    def table(self) -> str:
+        return self.name.split("/")[1]
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    """What a model (or a load) left in the warehouse: enough for asset metadata and tests."""
+
+    qualified_name: str
+    row_count: int
+    columns: list[tuple[str, str, str | None]]  # (name, type, description)
+    preview_markdown: str
+
+
+@cache
+def load_model(name: str) -> SqlModel:
+    path = SQL_DIR / f"{name}.sql"
+    if not path.exists():
+        raise FileNotFoundError(f"no SQL model {name!r}: expected {path}")
+    text = path.read_text()
+    header = _HEADER.match(text)
+    if header is None:
+        raise ValueError(f"{path}: a model must open with a /* YAML */ block (description, columns)")
+    doc = parse_model_header(header.group("yaml"))
+    select_sql = text[header.end() :].strip().rstrip(";")
+    qualified = "{}.{}".format(*name.split("/"))
+    upstream = sorted({f"{s}.{t}" for s, t in _TABLE_REFERENCE.findall(select_sql)} - {qualified})
+    return SqlModel(
+        name=name,
+        select_sql=select_sql,
+        description=str(doc.get("description", "")).strip(),
+        column_descriptions={k: str(v).strip() for k, v in (doc.get("columns") or {}).items()},
+        upstream_tables=tuple(upstream),
+    )
+
+
+def parse_model_header(text: str) -> dict:
+    """The model header: `description:` (text on the following indented lines) and `columns:`
+    (indented `name: text` lines; deeper-indented lines continue the previous column)."""
+    doc: dict = {"description": "", "columns": {}}
+    section, column = None, None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        stripped = line.strip()
+        if indent == 0:
+            key, _, rest = stripped.partition(":")
+            section = key.strip()
+            if section == "description" and rest.strip() not in ("", ">", "|"):
+                doc["description"] = rest.strip()
+            continue
+        if section == "description":
+            doc["description"] = (doc["description"] + " " + stripped).strip()
+        elif section == "columns":
+            name, sep, rest = stripped.partition(":")
+            if sep and column_indent_ok(indent, doc, column) and re.fullmatch(r"[a-z_][a-z0-9_]*", name.strip()):
+                column = name.strip()
+                doc["columns"][column] = rest.strip()
+                doc["_column_indent"] = indent
+            elif column:
+                doc["columns"][column] += " " + stripped
+    doc.pop("_column_indent", None)
+    return doc
+
+
+def column_indent_ok(indent: int, doc: dict, column: str | None) -> bool:
+    return column is None or indent <= doc.get("_column_indent", indent)
+
+
+def all_model_names() -> list[str]:
+    return sorted(
+        f"{p.parent.name}/{p.stem}" for p in SQL_DIR.glob("*/*.sql") if p.parent.name in WAREHOUSE_SCHEMAS
+    )
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Money and month helpers every model may use (temporary: they live with the connection)."""
+    con.execute((SQL_DIR / "macros.sql").read_text())
+
+
+def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in WAREHOUSE_SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+
+
+def run_model(con: duckdb.DuckDBPyConnection, name: str) -> TableSummary:
+    """(Re)build one model's table in a single transaction and document it in the catalog."""
+    model = load_model(name)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {model.schema}")
+        con.execute(f"create or replace table {model.qualified_name} as\n{model.select_sql}")
+        comment_table(con, model.qualified_name, model.description, model.column_descriptions)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return summarize_table(con, model.qualified_name)
+
+
+def comment_table(
+    con: duckdb.DuckDBPyConnection, qualified_name: str, description: str, columns: dict[str, str]
+) -> None:
+    actual = {row[0] for row in con.sql(f"describe {qualified_name}").fetchall()}
+    unknown = set(columns) - actual
+    if unknown:
+        raise ValueError(f"{qualified_name}: descriptions name columns it does not have: {sorted(unknown)}")
+    con.execute(f"comment on table {qualified_name} is {_quote(description)}")
+    for column, text in columns.items():
+        con.execute(f"comment on column {qualified_name}.{column} is {_quote(text)}")
+
+
+def summarize_table(
+    con: duckdb.DuckDBPyConnection, qualified_name: str, preview_rows: int = 10, order_by: str | None = None
+) -> TableSummary:
+    schema, table = qualified_name.split(".")
+    columns = con.execute(
+        """
+        select column_name, data_type, comment
+        from duckdb_columns()
+        where schema_name = ? and table_name = ? and database_name = current_database()
+        order by column_index
+        """,
+        [schema, table],
+    ).fetchall()
+    row_count = con.sql(f"select count(*) from {qualified_name}").fetchall()[0][0]
+    order = f" order by {order_by}" if order_by else ""
+    preview = con.sql(f"select * from {qualified_name}{order} limit {preview_rows}").pl()
+    return TableSummary(qualified_name, row_count, columns, markdown_table(preview))
+
+
+def markdown_table(frame) -> str:
+    """A Polars frame as a Markdown table (Dagster renders it in the asset's metadata)."""
+    if frame.width == 0:
+        return "(no columns)"
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join([header, rule, *rows]) if rows else "\n".join([header, rule])
+
+
+def _quote(text: str) -> str:
+    return "'" + (text or "").replace("'", "''") + "'"
+
+
+def connect(
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    temp_directory: str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse with the session settings every model assumes (UTC, macros, schemas)."""
+    config: dict[str, str | int] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    if temp_directory:
+        config["temp_directory"] = str(temp_directory)
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    con.execute("set TimeZone = 'UTC'")
+    install_macros(con)
+    if not read_only:
+        ensure_schemas(con)
+    return con
