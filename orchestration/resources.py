@@ -17,6 +17,9 @@ class Warehouse(dg.ConfigurableResource):
     path: str
     landing_dir: str
     serving_path: str
+    exports_dir: str
+    reports_dir: str
+    gross_margin: str = "1.0"
     memory_limit: str | None = None
     threads: int | None = None
     temp_directory: str | None = None
@@ -24,7 +27,11 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         con = sql_models.connect(
-            self.path, memory_limit=self.memory_limit, threads=self.threads, temp_directory=self.temp_directory
+            self.path,
+            memory_limit=self.memory_limit,
+            threads=self.threads,
+            temp_directory=self.temp_directory,
+            variables={"gross_margin": self.gross_margin},
         )
         try:
             yield con

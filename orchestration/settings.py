@@ -17,6 +17,9 @@ class Settings:
     landing_dir: Path
     warehouse_path: Path
     serving_path: Path
+    exports_dir: Path  # CRM follow-up CSVs
+    reports_dir: Path  # offline HTML reports
+    gross_margin: str = "1.0"  # for LTV (SPEC §4), a fraction
     memory_limit: str | None = None
     threads: int | None = None
     temp_directory: str | None = None
@@ -31,6 +34,9 @@ class Settings:
             landing_dir=landing,
             warehouse_path=warehouse,
             serving_path=serving,
+            exports_dir=Path(os.environ.get("SUBWH_EXPORTS_DIR") or warehouse.parent / "exports"),
+            reports_dir=Path(os.environ.get("SUBWH_REPORTS_DIR") or warehouse.parent / "reports"),
+            gross_margin=os.environ.get("SUBWH_GROSS_MARGIN") or "1.0",
             memory_limit=os.environ.get("SUBWH_DUCKDB_MEMORY_LIMIT") or None,
             threads=int(threads) if threads else None,
             temp_directory=os.environ.get("SUBWH_DUCKDB_TEMP_DIR") or None,

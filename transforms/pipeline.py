@@ -15,3 +15,6 @@ MRR_MODELS = [
     "marts/mrr_waterfall",
     "marts/accounts",
 ]
+
+# SaaS metrics marts (SPEC §4): built after the MRR models.
+METRICS_MODELS: list[str] = []

@@ -198,8 +198,12 @@ def connect(
     memory_limit: str | None = None,
     threads: int | None = None,
     temp_directory: str | None = None,
+    variables: dict[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse with the session settings every model assumes (UTC, macros, schemas)."""
+    """Open the warehouse with the session settings every model assumes (UTC, macros, schemas).
+
+    `variables` become DuckDB variables models read with getvariable('name'); gross_margin (for LTV)
+    defaults to 1.0."""
     config: dict[str, str | int] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
@@ -212,6 +216,10 @@ def connect(
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute("set TimeZone = 'UTC'")
     install_macros(con)
+    for name, value in {"gross_margin": "1.0", **(variables or {})}.items():
+        if not re.fullmatch(r"[a-z_]+", name):
+            raise ValueError(f"bad variable name {name!r}")
+        con.execute(f"set variable {name} = ?", [str(value)])
     if not read_only:
         ensure_schemas(con)
     return con
