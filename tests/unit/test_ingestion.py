@@ -1,0 +1,163 @@
+"""Ingestion: every SPEC §1 quarantine reason, duplicates, re-runs, unreadable files, other formats."""
+
+import gzip
+import json
+
+import polars as pl
+import pytest
+
+from tests.support.story import Landing, account, build, rows, starts
+from transforms.ingestion import LandingError, ensure_raw_tables, load_reference, load_stream
+from transforms.sql_models import connect
+
+GOOD_START = {"event_id": "s-1", "event_type": "subscription_started", "occurred_at": "2025-01-05T10:00:00Z",
+              "account_id": "A", "subscription_id": "A-1", "plan_id": "starter", "billing_interval": "month",
+              "quantity": 2, "unit_price": "10.00", "currency": "USD"}
+
+
+def with_(**changes):
+    event = dict(GOOD_START)
+    for key, value in changes.items():
+        if value is None:
+            event.pop(key, None)
+        else:
+            event[key] = value
+    return json.dumps(event)
+
+
+def fresh(tmp_path):
+    landing = Landing(tmp_path / "landing")
+    con = connect(tmp_path / "warehouse.duckdb")
+    ensure_raw_tables(con)
+    load_reference(con, landing.root)
+    return landing, con
+
+
+def test_each_bad_row_is_quarantined_with_its_reason_and_the_rest_loads(tmp_path):
+    landing, con = fresh(tmp_path)
+    landing.add_lines("subscription_events", "2025-01-05.jsonl", [
+        with_(),                                                  # 1 good
+        '{"event_id": "s-2", "event_type": ',                     # 2 cannot be parsed
+        with_(event_id="s-3", unit_price=None),                   # 3 misses a required field
+        with_(event_id="s-4", quantity="two"),                    # 4 wrong type
+        with_(event_id="s-5", event_type="subscription_exploded"),  # 5 unknown event type
+        with_(event_id="s-6", currency="XYZ"),                    # 6 unknown currency
+        with_(event_id="s-7", unit_price="-10.00"),               # 7 negative amount
+        with_(event_id="s-1", quantity=3),                        # 8 event_id reused, different payload
+        "",                                                       # 9 blank: no event, not an error
+        with_(event_id="s-10", unit_price=49.5),                  # 10 good: a JSON number is valid too
+        with_(event_id="s-11", occurred_at="2025-01-05T10:00:00"),  # 11 no UTC offset: ambiguous
+        "[1, 2, 3]",                                              # 12 JSON but not an object
+    ])
+    report = load_stream(con, landing.root, "subscription_events")
+    quarantined = rows(con, "select line_number, reason, detail from raw.quarantine order by line_number")
+    assert [(q["line_number"], q["reason"]) for q in quarantined] == [
+        (2, "invalid_json"), (3, "missing_field"), (4, "wrong_type"), (5, "unknown_event_type"),
+        (6, "unknown_currency"), (7, "negative_value"), (8, "conflicting_duplicate"), (11, "wrong_type"),
+        (12, "invalid_json"),
+    ]
+    assert quarantined[1]["detail"] == "subscription_started needs unit_price"
+    assert con.sql("select event_id, unit_price::varchar from raw.subscription_events order by 1").fetchall() == [
+        ("s-1", "10.000000"), ("s-10", "49.500000")]
+    assert report.rows_loaded == 2 and report.rows_quarantined == 9
+    raw_text = con.sql("select raw from raw.quarantine where line_number = 2").fetchall()[0][0]
+    assert raw_text == '{"event_id": "s-2", "event_type": '
+
+
+def test_negative_usage_quantity_and_billing_amount(tmp_path):
+    landing, con = fresh(tmp_path)
+    base = {"event_type": "usage", "occurred_at": "2025-01-05T10:00:00Z", "account_id": "A", "metric": "api_calls"}
+    landing.add_lines("usage_events", "2025-01-05.jsonl", [
+        json.dumps({**base, "event_id": "u-1", "quantity": 5}), json.dumps({**base, "event_id": "u-2", "quantity": -1})])
+    bill = {"event_type": "payment_succeeded", "occurred_at": "2025-01-05T10:00:00Z", "account_id": "A",
+            "invoice_id": "i", "subscription_id": "A-1", "currency": "EUR"}
+    landing.add_lines("billing_events", "2025-01-05.jsonl", [
+        json.dumps({**bill, "event_id": "b-1", "amount": "49.00"}), json.dumps({**bill, "event_id": "b-2", "amount": "-1"})])
+    load_stream(con, landing.root, "usage_events")
+    load_stream(con, landing.root, "billing_events")
+    assert con.sql("select stream, reason from raw.quarantine order by 1").fetchall() == [
+        ("billing_events", "negative_value"), ("usage_events", "negative_value")]
+
+
+def test_rerun_changes_nothing_and_redelivery_is_a_no_op(tmp_path):
+    landing, con = fresh(tmp_path)
+    landing.add_lines("subscription_events", "2025-01-05.jsonl", [with_()])
+    load_stream(con, landing.root, "subscription_events")
+    again = load_stream(con, landing.root, "subscription_events")
+    assert again.files_read == [] and again.files_skipped == 1
+    # The same event re-delivered in a new file, with an equivalent payload (number instead of string).
+    landing.add_lines("subscription_events", "2025-01-06.jsonl", [with_(unit_price=10)])
+    report = load_stream(con, landing.root, "subscription_events")
+    assert (report.rows_loaded, report.rows_duplicate, report.rows_quarantined) == (0, 1, 0)
+    assert con.sql("select count(*) from raw.subscription_events").fetchall() == [(1,)]
+    assert con.sql("select count(*) from raw.loaded_files").fetchall() == [(2,)]
+
+
+def test_event_id_reused_across_streams_is_a_conflict(tmp_path):
+    landing, con = fresh(tmp_path)
+    landing.add_lines("subscription_events", "2025-01-05.jsonl", [with_(event_id="x-1")])
+    landing.add_lines("usage_events", "2025-01-05.jsonl", [json.dumps(
+        {"event_id": "x-1", "event_type": "usage", "occurred_at": "2025-01-05T10:00:00Z", "account_id": "A",
+         "metric": "api_calls", "quantity": 1})])
+    load_stream(con, landing.root, "subscription_events")
+    load_stream(con, landing.root, "usage_events")
+    assert con.sql("select stream, reason from raw.quarantine").fetchall() == [("usage_events", "conflicting_duplicate")]
+
+
+def test_unreadable_file_loads_nothing_and_is_retried(tmp_path):
+    landing, con = fresh(tmp_path)
+    landing.add_lines("subscription_events", "2025-01-05.jsonl", [with_()])
+    broken = landing.root / "subscription_events" / "2025-01-06.jsonl.gz"
+    broken.write_bytes(gzip.compress(b'{"a": 1}\n' * 1000)[:60])  # truncated gzip
+    report = load_stream(con, landing.root, "subscription_events")
+    assert list(report.unreadable_files) == ["subscription_events/2025-01-06.jsonl.gz"]
+    assert report.rows_loaded == 1
+    assert con.sql("select source_file from raw.loaded_files").fetchall() == [("subscription_events/2025-01-05.jsonl",)]
+    # Fixed by re-delivery: the next run reads it.
+    broken.write_bytes(gzip.compress((with_(event_id="s-2") + "\n").encode()))
+    report = load_stream(con, landing.root, "subscription_events")
+    assert report.rows_loaded == 1 and not report.unreadable_files
+
+
+def test_gzip_parquet_and_csv_files_load_with_line_numbers(tmp_path):
+    landing, con = fresh(tmp_path)
+    (landing.root / "subscription_events" / "a.jsonl.gz").write_bytes(
+        gzip.compress(("\n".join([with_(event_id="g-1"), "oops"]) + "\n").encode()))
+    frame = pl.DataFrame([json.loads(with_(event_id="p-1")), json.loads(with_(event_id="p-2", quantity=-1))])
+    frame.write_parquet(landing.root / "subscription_events" / "b.parquet")
+    frame.with_columns(pl.col("event_id").str.replace("p-", "c-")).write_csv(landing.root / "subscription_events" / "c.csv")
+    load_stream(con, landing.root, "subscription_events")
+    assert sorted(r[0] for r in con.sql("select event_id from raw.subscription_events").fetchall()) == ["c-1", "g-1", "p-1"]
+    assert con.sql("select source_file, line_number, reason from raw.quarantine order by 1").fetchall() == [
+        ("subscription_events/a.jsonl.gz", 2, "invalid_json"),
+        ("subscription_events/b.parquet", 2, "negative_value"),
+        ("subscription_events/c.csv", 3, "negative_value"),  # line 1 is the header
+    ]
+
+
+def test_line_numbers_across_many_files(tmp_path):
+    landing, con = fresh(tmp_path)
+    for day in range(1, 21):
+        lines = [with_(event_id=f"d{day}-{i}") for i in range(200)]
+        lines[day * 7] = "broken"
+        landing.add_lines("subscription_events", f"2025-01-{day:02d}.jsonl", lines)
+    load_stream(con, landing.root, "subscription_events")
+    got = con.sql("select source_file, line_number from raw.quarantine order by 1").fetchall()
+    assert got == [(f"subscription_events/2025-01-{d:02d}.jsonl", d * 7 + 1) for d in range(1, 21)]
+
+
+def test_reference_errors_are_clear(tmp_path):
+    landing, con = fresh(tmp_path)
+    landing.write_fx([("2025-13", "EUR", "1.1")])
+    with pytest.raises(LandingError, match=r"fx_rates.csv:2: month='2025-13'"):
+        load_reference(con, landing.root)
+    (landing.root / "reference" / "plans.csv").unlink()
+    with pytest.raises(LandingError, match="missing reference file"):
+        load_reference(con, landing.root)
+
+
+def test_fx_month_accepts_first_day_form(tmp_path):
+    landing = Landing(tmp_path, fx=[("2025-01-01", "EUR", "1.10")])
+    landing.add(account("E", "2025-01-02"), starts("E", "2025-01-05", seats=1, price="10", currency="EUR"))
+    con = build(landing)
+    assert con.sql("select mrr::varchar from marts.account_mrr_monthly").fetchall() == [("11.00",)]
