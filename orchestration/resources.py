@@ -37,7 +37,3 @@ class Warehouse(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
-
-    def run_model(self, name: str) -> sql_models.TableSummary:
-        with self.connect() as con:
-            return sql_models.run_model(con, name)

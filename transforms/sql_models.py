@@ -131,7 +131,7 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create schema if not exists {schema}")
 
 
-def run_model(con: duckdb.DuckDBPyConnection, name: str) -> TableSummary:
+def run_model(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """(Re)build one model's table in a single transaction and document it in the catalog."""
     model = load_model(name)
     con.execute("begin transaction")
@@ -143,7 +143,6 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str) -> TableSummary:
     except BaseException:
         con.execute("rollback")
         raise
-    return summarize_table(con, model.qualified_name)
 
 
 def comment_table(

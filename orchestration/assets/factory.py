@@ -1,12 +1,15 @@
 """One asset per SQL model: its key is the table it builds, its inputs the tables its SQL names."""
 
 
+from collections.abc import Callable
+
 import dagster as dg
+import duckdb
 
 from orchestration.metadata import declared_schema, table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
-from transforms.sql_models import load_model
+from transforms.sql_models import load_model, run_model, summarize_table
 
 
 def table_key(qualified_name: str) -> dg.AssetKey:
@@ -14,7 +17,17 @@ def table_key(qualified_name: str) -> dg.AssetKey:
     return dg.AssetKey(qualified_name.split("."))
 
 
-def sql_model_asset(model_name: str, group_name: str, extra_deps: tuple[str, ...] = ()) -> dg.AssetsDefinition:
+# Extra metadata an asset attaches after its model ran (charts, reconciliation results): connection -> metadata.
+MetadataHook = Callable[[duckdb.DuckDBPyConnection], dict]
+
+
+def sql_model_asset(
+    model_name: str,
+    group_name: str,
+    extra_deps: tuple[str, ...] = (),
+    metadata_hook: MetadataHook | None = None,
+    preview_order_by: str | None = None,
+) -> dg.AssetsDefinition:
     model = load_model(model_name)
 
     @dg.asset(
@@ -28,8 +41,11 @@ def sql_model_asset(model_name: str, group_name: str, extra_deps: tuple[str, ...
         pool=WAREHOUSE_POOL,
     )
     def _build(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        summary = warehouse.run_model(model_name)
+        with warehouse.connect() as con:
+            run_model(con, model_name)
+            summary = summarize_table(con, model.qualified_name, order_by=preview_order_by)
+            extra = metadata_hook(con) if metadata_hook else {}
         context.log.info(f"{summary.qualified_name}: {summary.row_count} rows")
-        return dg.MaterializeResult(metadata=table_metadata(summary))
+        return dg.MaterializeResult(metadata=table_metadata(summary, **extra))
 
     return _build
