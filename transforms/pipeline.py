@@ -17,4 +17,12 @@ MRR_MODELS = [
 ]
 
 # SaaS metrics marts (SPEC §4): built after the MRR models.
-METRICS_MODELS: list[str] = []
+METRICS_MODELS = [
+    "intermediate/collected_revenue_monthly",
+    "intermediate/cohort_months",
+    "marts/mrr_waterfall_by_segment",
+    "marts/mrr_by_plan",
+    "marts/saas_metrics_monthly",
+    "marts/cohort_retention",
+    "marts/cohort_ltv",
+]

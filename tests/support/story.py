@@ -158,3 +158,12 @@ def rows(con, sql: str) -> list[dict]:
     """Query results as dicts (tests compare against numbers worked out by hand)."""
     relation = con.sql(sql)
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def build_metrics(con):
+    """Build the SaaS metrics models (SPEC §4) on a connection `build` returned. Returns the connection."""
+    from transforms.pipeline import METRICS_MODELS
+
+    for model in METRICS_MODELS:
+        run_model(con, model)
+    return con

@@ -1,0 +1,94 @@
+"""SaaS metrics (SPEC §4): churn, NRR/GRR, ARPA, quick ratio, LTV, cohorts, MRR by segment and by plan.
+
+Every table is a SQL model under sql/ (docs/metrics.md explains each number); the checks below hold them
+to the invariants their definitions imply.
+"""
+
+
+import dagster as dg
+
+from orchestration.assets.factory import sql_model_asset
+from orchestration.resources import Warehouse
+from transforms import metrics_checks
+from transforms.pipeline import METRICS_MODELS
+
+GROUP = "metrics"
+
+metrics_models = [sql_model_asset(name, GROUP) for name in METRICS_MODELS]
+
+
+def _result(breaks: list[dict], checked: str, con) -> dg.AssetCheckResult:
+    rows_checked = con.sql(f"select count(*) from {checked}").fetchall()[0][0]
+    return dg.AssetCheckResult(
+        passed=not breaks,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "rows_checked": rows_checked,
+            "breaks": len(breaks),
+            "first_breaks": dg.MetadataValue.json([{k: str(v) for k, v in b.items()} for b in breaks[:10]]),
+        },
+    )
+
+
+@dg.asset_check(asset=["marts", "saas_metrics_monthly"], blocking=True,
+                description="Every rate lies within the bounds its definition allows: logo churn, GRR 12m in "
+                            "[0, 1]; gross MRR churn >= 0 and GRR <= 1 (FX re-valuation aside); net churn <= "
+                            "gross churn; NRR >= GRR; quick ratio, NRR 12m, LTV >= 0; ARPA > 0 when there are customers.")
+def saas_metrics_rates_within_bounds(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        return _result(metrics_checks.saas_metric_bound_breaks(con), "marts.saas_metrics_monthly", con)
+
+
+@dg.asset_check(asset=["marts", "saas_metrics_monthly"], blocking=True,
+                description="NRR 12m >= GRR 12m every month (both NULL together).")
+def nrr_12m_at_least_grr_12m(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        return _result(metrics_checks.nrr_below_grr_12m(con), "marts.saas_metrics_monthly", con)
+
+
+@dg.asset_check(asset=["marts", "saas_metrics_monthly"], blocking=True,
+                description="saas_metrics_monthly has the waterfall's months, and its MRR, ARR/12 and customers "
+                            "equal the waterfall's closing MRR and closing customers.")
+def saas_metrics_mrr_matches_waterfall(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        return _result(metrics_checks.metrics_mrr_mismatches(con), "marts.saas_metrics_monthly", con)
+
+
+@dg.asset_check(asset=["marts", "cohort_retention"], blocking=True,
+                description="A cohort's size never changes with k, and no month has more active accounts than "
+                            "the cohort; at k = 0 all of them are active.")
+def cohort_size_never_grows(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        return _result(metrics_checks.cohort_size_breaks(con), "marts.cohort_retention", con)
+
+
+@dg.asset_check(asset=["marts", "cohort_retention"], blocking=True,
+                description="Logo retention in [0, 1], revenue retention >= 0, both 1.0 at k = 0.")
+def cohort_retention_within_bounds(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        return _result(metrics_checks.cohort_retention_bound_breaks(con), "marts.cohort_retention", con)
+
+
+@dg.asset_check(asset=["marts", "cohort_ltv"], blocking=True,
+                description="Both cohort tables are complete triangles (every k up to the latest month), and "
+                            "each month's cohorts add up to that month's customers and MRR.")
+def cohorts_complete_and_add_up(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        return _result(metrics_checks.cohort_triangle_breaks(con), "marts.cohort_retention", con)
+
+
+@dg.asset_check(asset=["marts", "mrr_waterfall_by_segment"], blocking=True,
+                description="Each segment, country and currency reconciles on its own to the cent (opening + "
+                            "movements + FX = closing, opening = last closing), and each dimension's values add "
+                            "up to mrr_waterfall in every column.")
+def mrr_waterfall_by_segment_reconciles(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        return _result(metrics_checks.segment_waterfall_breaks(con), "marts.mrr_waterfall_by_segment", con)
+
+
+@dg.asset_check(asset=["marts", "mrr_by_plan"], blocking=True,
+                description="The plans' MRR adds up to the waterfall's closing MRR, up to half a cent of "
+                            "rounding per subscription and per account.")
+def mrr_by_plan_adds_up(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        return _result(metrics_checks.plan_mrr_breaks(con), "marts.mrr_by_plan", con)

@@ -1,0 +1,58 @@
+/*
+description: >
+  MRR by plan: one row per month and plan (every plan of reference/plans.csv and any other plan a
+  subscription used, every month, zeros where nobody paid for it). Unlike an account's plan (its largest
+  subscription), each subscription's MRR counts under its own plan, so an account with two plans counts
+  as a customer of both. Subscription MRR is rounded to the cent per subscription, so the plans' sum can
+  differ from the waterfall's closing MRR (rounded once per account) by a few cents.
+columns:
+  month: First day of the month.
+  plan_id: The plan in force at the month's end.
+  plan_name: Name from reference/plans.csv (NULL for a plan missing there).
+  tier_rank: Tier from reference/plans.csv; higher is an upgrade.
+  mrr: Sum of the MRR (USD) of the subscriptions on the plan at the month's end.
+  customers: Distinct accounts with a paying subscription on the plan at the month's end.
+  subscriptions: Paying subscriptions on the plan at the month's end.
+*/
+with calendar as (
+    select month from staging.calendar
+),
+
+subscription_mrr as (
+    select month, plan_id, account_id, mrr from intermediate.subscription_mrr_monthly
+),
+
+plans as (
+    select plan_id, plan_name, tier_rank from raw.plans
+),
+
+all_plans as (
+    select plan_id from plans
+    union
+    select distinct plan_id from subscription_mrr
+),
+
+plan_month as (
+    select
+        month,
+        plan_id,
+        sum(mrr) as mrr,
+        count(distinct account_id) as customers,
+        count(*) as subscriptions
+    from subscription_mrr
+    group by month, plan_id
+)
+
+select
+    calendar.month,
+    all_plans.plan_id,
+    plans.plan_name,
+    plans.tier_rank,
+    coalesce(plan_month.mrr, 0)::decimal(18, 2) as mrr,
+    coalesce(plan_month.customers, 0) as customers,
+    coalesce(plan_month.subscriptions, 0) as subscriptions
+from calendar
+cross join all_plans
+left join plans using (plan_id)
+left join plan_month on plan_month.month = calendar.month and plan_month.plan_id = all_plans.plan_id
+order by calendar.month, plans.tier_rank nulls last, all_plans.plan_id
