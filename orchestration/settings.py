@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,21 +24,44 @@ class Settings:
     memory_limit: str | None = None
     threads: int | None = None
     temp_directory: str | None = None
+    # The daily safety-net run (docs/operations.md): a cron string in schedule_timezone (IANA name).
+    schedule_cron: str = "0 2 * * *"
+    schedule_timezone: str = "UTC"
+    # The landing sensor looks for new files at most this often: a burst of files becomes one run.
+    sensor_min_interval_seconds: int = 60
 
     @classmethod
-    def from_env(cls) -> Settings:
-        landing = Path(os.environ.get("SUBWH_LANDING_DIR") or REPO_ROOT / "sample_data" / "landing")
-        warehouse = Path(os.environ.get("SUBWH_WAREHOUSE_PATH") or REPO_ROOT / "data" / "warehouse.duckdb")
-        serving = Path(os.environ.get("SUBWH_SERVING_PATH") or warehouse.with_name("serving.duckdb"))
-        threads = os.environ.get("SUBWH_DUCKDB_THREADS")
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `environ` (default: the process environment); see the SUBWH_* names below."""
+        env = os.environ if environ is None else environ
+        landing = Path(env.get("SUBWH_LANDING_DIR") or REPO_ROOT / "sample_data" / "landing")
+        warehouse = Path(env.get("SUBWH_WAREHOUSE_PATH") or REPO_ROOT / "data" / "warehouse.duckdb")
+        serving = Path(env.get("SUBWH_SERVING_PATH") or warehouse.with_name("serving.duckdb"))
+        threads = env.get("SUBWH_DUCKDB_THREADS")
         return cls(
             landing_dir=landing,
             warehouse_path=warehouse,
             serving_path=serving,
-            exports_dir=Path(os.environ.get("SUBWH_EXPORTS_DIR") or warehouse.parent / "exports"),
-            reports_dir=Path(os.environ.get("SUBWH_REPORTS_DIR") or warehouse.parent / "reports"),
-            gross_margin=os.environ.get("SUBWH_GROSS_MARGIN") or "1.0",
-            memory_limit=os.environ.get("SUBWH_DUCKDB_MEMORY_LIMIT") or None,
+            exports_dir=Path(env.get("SUBWH_EXPORTS_DIR") or warehouse.parent / "exports"),
+            reports_dir=Path(env.get("SUBWH_REPORTS_DIR") or warehouse.parent / "reports"),
+            gross_margin=env.get("SUBWH_GROSS_MARGIN") or "1.0",
+            memory_limit=env.get("SUBWH_DUCKDB_MEMORY_LIMIT") or None,
             threads=int(threads) if threads else None,
-            temp_directory=os.environ.get("SUBWH_DUCKDB_TEMP_DIR") or None,
+            temp_directory=env.get("SUBWH_DUCKDB_TEMP_DIR") or None,
+            schedule_cron=env.get("SUBWH_SCHEDULE_CRON") or "0 2 * * *",
+            schedule_timezone=env.get("SUBWH_SCHEDULE_TIMEZONE") or "UTC",
+            sensor_min_interval_seconds=_positive_int(env, "SUBWH_SENSOR_MIN_INTERVAL_SECONDS", 60),
         )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a whole number of seconds") from None
+    if value < 1:
+        raise ValueError(f"{name}={text!r} must be at least 1")
+    return value

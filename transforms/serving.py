@@ -1,0 +1,208 @@
+"""Publish the warehouse's `marts` schema to the serving database BI tools read (SPEC §6).
+
+BI tools never open the warehouse: a pipeline run holds it for writing, and DuckDB refuses other
+processes while it does. They read a separate serving file instead, which no process ever opens for
+writing. A publication copies every `marts` relation (with its table and column comments) into a new
+file beside the serving file, then renames it into place, so:
+
+- a reader sees the previous complete version or the new complete one, never a mix: `os.replace` is
+  atomic on POSIX, and a connection that is already open keeps reading the file it opened;
+- a reader is never refused: the file it opens is never locked by a writer;
+- a failed or killed publication leaves the previous version untouched (a stale `*.tmp-<pid>` file is
+  removed by the next publication).
+
+The file is written in storage format v1.0.0 (DuckDB's format number 64), which every DuckDB from 0.10
+through 2.x opens; DuckDB 2.0's default format is unreadable by the 1.x versions BI drivers bundle.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+# The oldest storage format DuckDB 2.0 writes; readable by DuckDB 0.10 and every 1.x release.
+SERVING_STORAGE_VERSION = "v1.0.0"
+# The on-disk format number that storage version writes (bytes 12-19 of the file header).
+SERVING_FORMAT_NUMBER = 64
+PUBLISHED_SCHEMA = "marts"
+# Describes the publication itself, so a dashboard can say "data as of".
+PUBLICATION_TABLE = "meta.publication"
+
+_ALIAS = "serving_next"
+
+
+class PublishError(RuntimeError):
+    """The serving database could not be written; the previous version is still in place."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    serving_path: Path
+    published_at: datetime
+    tables: dict[str, int]  # marts table -> row count
+    file_bytes: int
+
+
+def publish_marts(
+    con: duckdb.DuckDBPyConnection, serving_path: str | Path, *, run_id: str | None = None
+) -> Publication:
+    """Copy the `marts` schema of the warehouse open on `con` to `serving_path`, atomically.
+
+    `con` is a connection to the warehouse (the caller holds the writer role); nothing is published
+    when the warehouse has no `marts` relation."""
+    serving_path = Path(serving_path).resolve()
+    serving_path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(serving_path)
+    relations = _marts_relations(con)
+    if not relations:
+        raise PublishError("the warehouse has no marts tables yet: build the marts before publishing")
+
+    temporary = serving_path.with_name(f"{serving_path.name}.tmp-{os.getpid()}")
+    _remove(temporary)
+    published_at = datetime.now(UTC).replace(tzinfo=None)
+    tables: dict[str, int] = {}
+    con.execute(f"attach {_quote(str(temporary))} as {_ALIAS} (storage_version '{SERVING_STORAGE_VERSION}')")
+    try:
+        con.execute(f"create schema {_ALIAS}.{PUBLISHED_SCHEMA}")
+        for table, comment in relations:
+            target = f"{_ALIAS}.{PUBLISHED_SCHEMA}.{_identifier(table)}"
+            con.execute(f"create table {target} as select * from {PUBLISHED_SCHEMA}.{_identifier(table)}")
+            if comment:
+                con.execute(f"comment on table {target} is {_quote(comment)}")
+            for column, column_comment in _column_comments(con, table):
+                con.execute(f"comment on column {target}.{_identifier(column)} is {_quote(column_comment)}")
+            tables[table] = con.sql(f"select count(*) from {target}").fetchall()[0][0]
+        _write_publication(con, published_at, run_id, tables)
+        # Everything in the main file before it moves: a WAL left beside the temporary name would be lost.
+        con.execute(f"checkpoint {_ALIAS}")
+    except BaseException:
+        _detach_quietly(con)
+        _remove(temporary)
+        raise
+    con.execute(f"detach {_ALIAS}")
+    if Path(f"{temporary}.wal").exists():
+        _remove(temporary)
+        raise PublishError(f"{temporary}.wal remained after checkpoint; nothing was published")
+    _fsync(temporary)
+    os.replace(temporary, serving_path)
+    _fsync_directory(serving_path.parent)
+    return Publication(serving_path, published_at, tables, serving_path.stat().st_size)
+
+
+def remove_stale_temporaries(serving_path: str | Path) -> list[Path]:
+    """Delete half-written publications left by killed processes (`<serving>.tmp-<pid>` of dead pids)."""
+    serving_path = Path(serving_path)
+    removed = []
+    for candidate in serving_path.parent.glob(f"{serving_path.name}.tmp-*"):
+        pid_text = candidate.name.rsplit(".tmp-", 1)[1].removesuffix(".wal")
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and _alive(int(pid_text)):
+            continue
+        _remove(candidate)
+        removed.append(candidate)
+    return removed
+
+
+def storage_format_number(path: str | Path) -> int:
+    """The format number in a DuckDB file's header (64 = readable by DuckDB 0.10 through 2.x)."""
+    with open(path, "rb") as handle:
+        header = handle.read(20)
+    if header[8:12] != b"DUCK":
+        raise ValueError(f"{path} is not a DuckDB database file")
+    return int.from_bytes(header[12:20], "little")
+
+
+def _marts_relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None]]:
+    # Views are published as tables: the serving file must not depend on the warehouse.
+    return con.execute(
+        """
+        select table_name, comment from duckdb_tables()
+        where database_name = current_database() and schema_name = ? and not temporary
+        union all
+        select view_name, comment from duckdb_views()
+        where database_name = current_database() and schema_name = ? and not internal and not temporary
+        order by 1
+        """,
+        [PUBLISHED_SCHEMA, PUBLISHED_SCHEMA],
+    ).fetchall()
+
+
+def _column_comments(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        """
+        select column_name, comment from duckdb_columns()
+        where database_name = current_database() and schema_name = ? and table_name = ?
+          and comment is not null and comment <> ''
+        order by column_index
+        """,
+        [PUBLISHED_SCHEMA, table],
+    ).fetchall()
+
+
+def _write_publication(con, published_at: datetime, run_id: str | None, tables: dict[str, int]) -> None:
+    schema, table = PUBLICATION_TABLE.split(".")
+    con.execute(f"create schema {_ALIAS}.{schema}")
+    con.execute(
+        f"""create table {_ALIAS}.{PUBLICATION_TABLE} as
+            select ?::timestamp as published_at, ?::varchar as run_id, ?::integer as marts_tables,
+                   ?::bigint as marts_rows, ?::varchar as storage_version""",
+        [published_at, run_id, len(tables), sum(tables.values()), SERVING_STORAGE_VERSION],
+    )
+    con.execute(
+        f"comment on table {_ALIAS}.{PUBLICATION_TABLE} is "
+        "'When this serving file was published and by which pipeline run: the marts are as of then.'"
+    )
+    con.execute(f"comment on column {_ALIAS}.{PUBLICATION_TABLE}.published_at is 'UTC time of the publication.'")
+
+
+def _detach_quietly(con) -> None:
+    try:
+        con.execute(f"detach {_ALIAS}")
+    except duckdb.Error:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    for candidate in (path, Path(f"{path}.wal")):
+        try:
+            candidate.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; not every platform can open a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
