@@ -5,13 +5,17 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import assets, checks
-from orchestration.resources import Warehouse
+from orchestration.assets.serving import serving_asset
+from orchestration.locking import LockedWarehouse
+from orchestration.schedules import build_daily_schedule
+from orchestration.sensors import automation, build_landing_sensor
 from orchestration.settings import Settings
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    warehouse = Warehouse(
+    # Holds the warehouse's writer lock for the whole run (orchestration/locking.py).
+    warehouse = LockedWarehouse(
         path=str(settings.warehouse_path),
         landing_dir=str(settings.landing_dir),
         serving_path=str(settings.serving_path),
@@ -22,13 +26,18 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         threads=settings.threads,
         temp_directory=settings.temp_directory,
     )
+    domain_assets = dg.load_assets_from_package_module(assets)
+    # Publishing depends on every mart, found by key, so marts added later are published too.
+    built_keys = [key for a in domain_assets if isinstance(a, dg.AssetsDefinition) for key in a.keys]
     return dg.Definitions(
-        assets=dg.load_assets_from_package_module(assets),
+        assets=[*domain_assets, serving_asset(built_keys)],
         asset_checks=[
             *dg.load_asset_checks_from_package_module(assets),
             *dg.load_asset_checks_from_modules([checks]),
         ],
         resources={"warehouse": warehouse},
+        sensors=[build_landing_sensor(settings), automation],
+        schedules=[build_daily_schedule(settings)],
         # One process writes the DuckDB file; steps run one after another inside it.
         executor=dg.in_process_executor,
     )

@@ -39,6 +39,9 @@ def sql_model_asset(
         metadata={"dagster/column_schema": declared_schema(model_name), "sql_model": f"sql/{model_name}.sql"},
         kinds={"duckdb", "sql"},
         pool=WAREHOUSE_POOL,
+        # Rebuilt once its inputs update (after the run that updated them finishes), so a sensor-started
+        # ingestion run flows on to the marts and the serving file without a hand-wired job.
+        automation_condition=dg.AutomationCondition.eager(),
     )
     def _build(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:

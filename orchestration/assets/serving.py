@@ -1,0 +1,59 @@
+"""Serving: after the marts are built and checked, publish them to the file BI tools read (SPEC §6)."""
+
+from collections.abc import Iterable
+
+import dagster as dg
+
+from orchestration.resources import Warehouse
+from orchestration.settings import WAREHOUSE_POOL
+from transforms import serving
+
+GROUP = "serving"
+SERVING_KEY = dg.AssetKey(["serving", "marts"])
+
+
+def is_mart(key: dg.AssetKey) -> bool:
+    return key.path[0] == serving.PUBLISHED_SCHEMA
+
+
+def serving_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
+    """The publication asset, depending on every mart in `upstream` (Definitions passes every asset key
+    that starts with "marts", so a mart added later is published without editing this file).
+
+    Dagster skips it in a run where any of those marts, or a blocking check on them, failed; between
+    runs, automation publishes only once every blocking check on the marts has passed."""
+    marts = sorted({key for key in upstream if is_mart(key)}, key=lambda k: k.to_user_string())
+
+    @dg.asset(
+        key=SERVING_KEY,
+        group_name=GROUP,
+        deps=marts,
+        pool=WAREHOUSE_POOL,  # reads the warehouse: never while another run writes it
+        kinds={"duckdb"},
+        automation_condition=(
+            dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+        ),
+        description=(
+            "The serving database BI tools read (default serving.duckdb beside the warehouse): every marts "
+            "table with its table and column comments, plus meta.publication. Replaced atomically after a "
+            "successful run, in a storage format DuckDB 0.10-2.x can open; never open for writing."
+        ),
+    )
+    def serving_marts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            publication = serving.publish_marts(con, warehouse.serving_path, run_id=context.run_id)
+        context.log.info(
+            f"published {len(publication.tables)} marts tables to {publication.serving_path} "
+            f"({publication.file_bytes / 1e6:.1f} MB)"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(publication.serving_path)),
+                "tables": dg.MetadataValue.json(publication.tables),
+                "dagster/row_count": dg.MetadataValue.int(sum(publication.tables.values())),
+                "file_bytes": dg.MetadataValue.int(publication.file_bytes),
+                "storage_version": serving.SERVING_STORAGE_VERSION,
+            }
+        )
+
+    return serving_marts
