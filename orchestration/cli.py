@@ -1,6 +1,6 @@
 """`subwh`: run the warehouse's assets without the UI, or generate a landing folder.
 
-    subwh run --landing DIR --warehouse FILE [--serving FILE]
+    subwh run --landing DIR --warehouse FILE [--serving FILE] [--full-rebuild]
     subwh generate --accounts N --months M --seed S --out DIR
 """
 
@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--warehouse", help="DuckDB warehouse file (default: $SUBWH_WAREHOUSE_PATH or data/warehouse.duckdb)")
     run.add_argument("--serving", help="serving file for BI tools (default: $SUBWH_SERVING_PATH or serving.duckdb beside the warehouse)")
     run.add_argument("--select", help="Dagster asset selection (default: everything), e.g. 'group:mrr'")
+    run.add_argument("--full-rebuild", action="store_true",
+                     help="drop every warehouse table (raw included) and reload all landing files: after a definition changes")
 
     generate = commands.add_parser("generate", help="write a generated landing folder (SPEC §1)")
     generate.add_argument("--accounts", type=int, required=True)
@@ -41,29 +43,41 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    # Flags win over the environment; the environment is also what the UI and schedules read.
+    # Flags win over the environment, which wins over the defaults (serving.duckdb beside the warehouse).
+    # A copy: a run in this process must not leave its paths behind for the next one.
+    env = dict(os.environ)
     if args.landing:
-        os.environ["SUBWH_LANDING_DIR"] = str(Path(args.landing).resolve())
+        env["SUBWH_LANDING_DIR"] = str(Path(args.landing).resolve())
     if args.warehouse:
-        os.environ["SUBWH_WAREHOUSE_PATH"] = str(Path(args.warehouse).resolve())
-        if not args.serving and not os.environ.get("SUBWH_SERVING_PATH_EXPLICIT"):
-            os.environ.pop("SUBWH_SERVING_PATH", None)
+        env["SUBWH_WAREHOUSE_PATH"] = str(Path(args.warehouse).resolve())
     if args.serving:
-        os.environ["SUBWH_SERVING_PATH"] = str(Path(args.serving).resolve())
-    return Settings.from_env()
+        env["SUBWH_SERVING_PATH"] = str(Path(args.serving).resolve())
+    return Settings.from_env(env)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    import dagster as dg
-
-    from orchestration.definitions import build_definitions
-    from orchestration.summary import print_run_summary
+    from orchestration.locking import writer_lock
 
     settings = settings_from_args(args)
     if not settings.landing_dir.is_dir():
         print(f"subwh: landing folder {settings.landing_dir} does not exist", file=sys.stderr)
         return 2
     print(f"landing:   {settings.landing_dir}\nwarehouse: {settings.warehouse_path}\nserving:   {settings.serving_path}")
+    # One writer per warehouse: a second `subwh run` (or a Dagster run) waits here instead of failing
+    # on DuckDB's file lock. The run's warehouse resource re-enters the same lock.
+    with writer_lock(settings.warehouse_path, on_wait=lambda message: print(message, flush=True)):
+        if args.full_rebuild:
+            dropped = drop_warehouse_tables(settings.warehouse_path)
+            print(f"full rebuild: dropped {dropped} tables; reloading every file in {settings.landing_dir}")
+        return execute_run(args, settings)
+
+
+def execute_run(args: argparse.Namespace, settings: Settings) -> int:
+    import dagster as dg
+
+    from orchestration.definitions import build_definitions
+    from orchestration.summary import print_run_summary
+
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
@@ -75,10 +89,35 @@ def run_command(args: argparse.Namespace) -> int:
         failed = [e for e in result.all_events if e.is_failure]
         for event in failed:
             print(f"FAILED {event.step_key}: {event.message}", file=sys.stderr)
-        print("subwh: run failed; the warehouse keeps its last committed state", file=sys.stderr)
+        print("subwh: run failed; the warehouse keeps its last committed state and the serving file its last "
+              f"published version ({settings.serving_path})", file=sys.stderr)
         return 1
     print_run_summary(settings)
     return 0
+
+
+def drop_warehouse_tables(warehouse_path: Path) -> int:
+    """Empty the warehouse for a full rebuild: every pipeline schema, raw and raw.loaded_files included,
+    in one transaction (an interrupted rebuild is finished by the next run). The serving file is not
+    touched: BI tools keep the last published version until the rebuild publishes a new one."""
+    from transforms.sql_models import WAREHOUSE_SCHEMAS, connect
+
+    if not Path(warehouse_path).exists():
+        return 0
+    con = connect(warehouse_path)
+    try:
+        tables = con.sql(
+            "select count(*) from duckdb_tables() where database_name = current_database() and schema_name in "
+            f"({', '.join(repr(s) for s in WAREHOUSE_SCHEMAS)})"
+        ).fetchall()[0][0]
+        con.execute("begin transaction")
+        for schema in WAREHOUSE_SCHEMAS:
+            con.execute(f"drop schema if exists {schema} cascade")
+        con.execute("commit")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return tables
 
 
 def generate_command(args: argparse.Namespace) -> int:
