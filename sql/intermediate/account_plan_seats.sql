@@ -1,0 +1,54 @@
+/*
+description: >
+  What an account pays for now, for pricing an upgrade (SPEC §5): the seats and MRR of its active
+  subscriptions on its current plan (marts.accounts.plan_id), and since when it has been a customer
+  (trial or paid). One row per account with an active subscription.
+columns:
+  account_id: The customer account.
+  plan_id: The account's current plan (its largest paying subscription's plan).
+  plan_subscriptions: Active subscriptions on plan_id.
+  plan_seats: Seats (quantity) summed over the active subscriptions on plan_id.
+  plan_mrr: MRR in USD of the active subscriptions on plan_id (the part an upgrade replaces).
+  active_subscriptions: Active subscriptions on any plan.
+  customer_since: The account's first trial or subscription start (effective_at), UTC.
+*/
+with reporting_window as (
+    select max(as_of) as as_of, max(month) as latest_month from staging.calendar
+),
+
+active_now as (
+    select periods.subscription_id, periods.account_id, periods.plan_id, periods.quantity
+    from intermediate.subscription_periods as periods, reporting_window
+    where periods.valid_to_month = reporting_window.latest_month
+      and periods.status = 'active'
+),
+
+current_mrr as (
+    select subscription_mrr.subscription_id, subscription_mrr.mrr
+    from intermediate.subscription_mrr_monthly as subscription_mrr, reporting_window
+    where subscription_mrr.month = reporting_window.latest_month
+),
+
+customer_since as (
+    select events.account_id, min(events.effective_at) as customer_since
+    from staging.subscription_events as events, reporting_window
+    where events.event_type in ('trial_started', 'subscription_started')
+      and events.effective_at <= reporting_window.as_of
+    group by events.account_id
+)
+
+select
+    active_now.account_id,
+    accounts.plan_id,
+    count(*) filter (where active_now.plan_id = accounts.plan_id) as plan_subscriptions,
+    coalesce(sum(active_now.quantity) filter (where active_now.plan_id = accounts.plan_id), 0)::bigint as plan_seats,
+    coalesce(sum(current_mrr.mrr) filter (where active_now.plan_id = accounts.plan_id), 0)::decimal(18, 2)
+        as plan_mrr,
+    count(*) as active_subscriptions,
+    any_value(customer_since.customer_since) as customer_since
+from active_now
+join marts.accounts as accounts using (account_id)
+left join current_mrr using (subscription_id)
+left join customer_since using (account_id)
+group by active_now.account_id, accounts.plan_id
+order by active_now.account_id

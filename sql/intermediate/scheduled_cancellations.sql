@@ -1,0 +1,55 @@
+/*
+description: >
+  Subscriptions that are active now and have a cancellation scheduled for later (the
+  cancellation_scheduled churn-risk signal, SPEC §5): a subscription_canceled sent on or before the
+  as-of instant with effective_at after it. One row per subscription (the earliest pending cancellation).
+columns:
+  account_id: The customer account.
+  subscription_id: The subscription that is set to end.
+  plan_id: The subscription's plan now.
+  cancel_requested_at: When the (earliest pending) cancellation was sent (occurred_at), UTC.
+  cancels_at: When it takes effect (effective_at), UTC; after the as-of instant.
+  mrr: The subscription's MRR now, in USD (what the account loses when it takes effect).
+*/
+with reporting_window as (
+    select max(as_of) as as_of, max(month) as latest_month from staging.calendar
+),
+
+pending_cancellations as (
+    select
+        events.subscription_id,
+        arg_min(events.occurred_at, (events.effective_at, events.occurred_at, events.event_id))
+            as cancel_requested_at,
+        min(events.effective_at) as cancels_at
+    from staging.subscription_events as events, reporting_window
+    where events.event_type = 'subscription_canceled'
+      and events.effective_at > reporting_window.as_of
+      and events.occurred_at <= reporting_window.as_of
+    group by events.subscription_id
+),
+
+-- subscription_periods leaves out events effective after as_of, so its latest state is the one in force.
+active_now as (
+    select periods.subscription_id, periods.account_id, periods.plan_id
+    from intermediate.subscription_periods as periods, reporting_window
+    where periods.valid_to_month = reporting_window.latest_month
+      and periods.status = 'active'
+),
+
+current_mrr as (
+    select subscription_mrr.subscription_id, subscription_mrr.mrr
+    from intermediate.subscription_mrr_monthly as subscription_mrr, reporting_window
+    where subscription_mrr.month = reporting_window.latest_month
+)
+
+select
+    active_now.account_id,
+    active_now.subscription_id,
+    active_now.plan_id,
+    pending_cancellations.cancel_requested_at,
+    pending_cancellations.cancels_at,
+    coalesce(current_mrr.mrr, 0)::decimal(18, 2) as mrr
+from pending_cancellations
+join active_now using (subscription_id)
+left join current_mrr using (subscription_id)
+order by active_now.account_id, active_now.subscription_id

@@ -1,0 +1,62 @@
+/*
+description: >
+  Failed payments of the last 30 days that nothing has paid since (the payment_failed churn-risk signal,
+  SPEC §5). The window is the 30 UTC days ending on the latest data day (the UTC date of
+  staging.calendar.as_of), inclusive. A failure is resolved by a payment_succeeded at the same instant
+  or later for the same invoice (a successful retry) or for the same subscription (the payment method
+  works again). One row per unresolved payment_failed event.
+columns:
+  account_id: The customer account.
+  subscription_id: The subscription the failed payment was for.
+  invoice_id: The invoice the failed payment was for.
+  failed_event_id: event_id of the payment_failed event.
+  failed_at: When the payment failed, UTC.
+  amount: Amount that failed, in currency.
+  currency: ISO currency code of amount.
+  amount_usd: amount in USD at the rate of the failure's month, rounded to the cent.
+*/
+with window_start as (
+    select max(as_of)::date - 29 as first_day from staging.calendar
+),
+
+failures as (
+    select billing.*
+    from raw.billing_events as billing, window_start
+    where billing.event_type = 'payment_failed'
+      and billing.occurred_at >= window_start.first_day::timestamp
+),
+
+successes as (
+    select invoice_id, subscription_id, occurred_at
+    from raw.billing_events
+    where event_type = 'payment_succeeded'
+),
+
+unresolved as (
+    select failures.*
+    from failures
+    where not exists (
+            select 1 from successes
+            where successes.invoice_id = failures.invoice_id and successes.occurred_at >= failures.occurred_at
+        )
+      and not exists (
+            select 1 from successes
+            where successes.subscription_id = failures.subscription_id
+              and successes.occurred_at >= failures.occurred_at
+        )
+)
+
+select
+    unresolved.account_id,
+    unresolved.subscription_id,
+    unresolved.invoice_id,
+    unresolved.event_id as failed_event_id,
+    unresolved.occurred_at as failed_at,
+    unresolved.amount,
+    unresolved.currency,
+    (unresolved.amount * rates.usd_per_unit)::decimal(18, 2) as amount_usd
+from unresolved
+left join staging.fx_rates_monthly as rates
+    on rates.currency = unresolved.currency
+    and rates.month = month_of(unresolved.occurred_at)
+order by unresolved.account_id, unresolved.occurred_at
