@@ -16,6 +16,10 @@ GROUP = "metrics"
 
 metrics_models = [sql_model_asset(name, GROUP) for name in METRICS_MODELS]
 
+# A check reading a table its asset does not depend on must wait for that table too.
+MRR_WATERFALL = dg.AssetKey(["marts", "mrr_waterfall"])
+COHORT_RETENTION = dg.AssetKey(["marts", "cohort_retention"])
+
 
 def _result(breaks: list[dict], checked: str, con) -> dg.AssetCheckResult:
     rows_checked = con.sql(f"select count(*) from {checked}").fetchall()[0][0]
@@ -69,7 +73,7 @@ def cohort_retention_within_bounds(warehouse: Warehouse) -> dg.AssetCheckResult:
         return _result(metrics_checks.cohort_retention_bound_breaks(con), "marts.cohort_retention", con)
 
 
-@dg.asset_check(asset=["marts", "cohort_ltv"], blocking=True,
+@dg.asset_check(asset=["marts", "cohort_ltv"], blocking=True, additional_deps=[COHORT_RETENTION, MRR_WATERFALL],
                 description="Both cohort tables are complete triangles (every k up to the latest month), and "
                             "each month's cohorts add up to that month's customers and MRR.")
 def cohorts_complete_and_add_up(warehouse: Warehouse) -> dg.AssetCheckResult:
@@ -77,7 +81,7 @@ def cohorts_complete_and_add_up(warehouse: Warehouse) -> dg.AssetCheckResult:
         return _result(metrics_checks.cohort_triangle_breaks(con), "marts.cohort_retention", con)
 
 
-@dg.asset_check(asset=["marts", "mrr_waterfall_by_segment"], blocking=True,
+@dg.asset_check(asset=["marts", "mrr_waterfall_by_segment"], blocking=True, additional_deps=[MRR_WATERFALL],
                 description="Each segment, country and currency reconciles on its own to the cent (opening + "
                             "movements + FX = closing, opening = last closing), and each dimension's values add "
                             "up to mrr_waterfall in every column.")
@@ -86,7 +90,7 @@ def mrr_waterfall_by_segment_reconciles(warehouse: Warehouse) -> dg.AssetCheckRe
         return _result(metrics_checks.segment_waterfall_breaks(con), "marts.mrr_waterfall_by_segment", con)
 
 
-@dg.asset_check(asset=["marts", "mrr_by_plan"], blocking=True,
+@dg.asset_check(asset=["marts", "mrr_by_plan"], blocking=True, additional_deps=[MRR_WATERFALL],
                 description="The plans' MRR adds up to the waterfall's closing MRR, up to half a cent of "
                             "rounding per subscription and per account.")
 def mrr_by_plan_adds_up(warehouse: Warehouse) -> dg.AssetCheckResult:
