@@ -54,7 +54,8 @@ select
     unresolved.occurred_at as failed_at,
     unresolved.amount,
     unresolved.currency,
-    (unresolved.amount * rates.usd_per_unit)::decimal(18, 2) as amount_usd
+    -- widened first: DECIMAL(18,6) x DECIMAL(18,10) keeps 18 digits and overflows from 100 units up
+    (unresolved.amount::decimal(38, 6) * rates.usd_per_unit)::decimal(18, 2) as amount_usd
 from unresolved
 left join staging.fx_rates_monthly as rates
     on rates.currency = unresolved.currency
