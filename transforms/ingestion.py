@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 JSON_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 TABULAR_SUFFIXES = (".parquet", ".csv", ".csv.gz")
+# About this much uncompressed text is validated at a time (gzip counts 8x its size on disk).
+CHUNK_BYTES = 512 * 1024 * 1024
 
 PLAN_COLUMNS = ["plan_id", "plan_name", "tier_rank", "seat_limit", "api_call_limit", "list_price_monthly"]
 FX_COLUMNS = ["month", "currency", "usd_per_unit"]
@@ -255,8 +257,14 @@ def load_stream(
     landing_dir: Path,
     stream: str,
     progress: Callable[[str], None] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> LoadReport:
-    """Append the stream's new files to raw.<stream>, quarantining bad rows. One transaction."""
+    """Append the stream's new files to raw.<stream>, quarantining bad rows.
+
+    Files are processed in chunks of about `chunk_bytes` (uncompressed) so memory stays bounded however
+    much has landed. Each chunk is one transaction (its rows, its quarantined rows and the record of its
+    files together), so a crash never leaves a file half loaded: a daily load is a single chunk, and an
+    interrupted backfill resumes with the files it had not committed."""
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; expected one of {STREAMS}")
     landing_dir = Path(landing_dir)
@@ -267,28 +275,50 @@ def load_stream(
     if not files:
         return report
     say = progress or (lambda _msg: None)
-    say(f"{stream}: reading {len(files)} new file(s)")
-    readable = _stage_lines(con, landing_dir, files, report)
-    report.files_read = readable
-    if not readable:
-        return report
-    con.execute("begin transaction")
-    try:
-        _validate(con, stream)
-        _deduplicate(con, stream)
-        _publish(con, stream, report)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        for table in ("landed_lines", "validated_events", "accepted_events"):
-            con.execute(f"drop table if exists {table}")
+    chunks = _chunks(landing_dir, files, chunk_bytes)
+    say(f"{stream}: reading {len(files)} new file(s) in {len(chunks)} chunk(s)")
+    for number, chunk in enumerate(chunks, start=1):
+        try:
+            # Reading happens before the transaction: an unreadable file is set aside, not a rollback.
+            readable = _stage_lines(con, landing_dir, chunk, report)
+            if readable:
+                con.execute("begin transaction")
+                try:
+                    _validate(con, stream)
+                    _deduplicate(con, stream)
+                    _publish(con, stream, report, readable)
+                    con.execute("commit")
+                except BaseException:
+                    con.execute("rollback")
+                    raise
+                report.files_read.extend(readable)
+        finally:
+            _drop_work_tables(con)
+        if len(chunks) > 1:
+            say(f"{stream}: chunk {number}/{len(chunks)} committed, {report.rows_loaded:,} rows loaded so far")
     say(
-        f"{stream}: {report.rows_loaded} rows loaded, {report.rows_duplicate} duplicates, "
-        f"{report.rows_quarantined} quarantined from {len(readable)} file(s)"
+        f"{stream}: {report.rows_loaded:,} rows loaded, {report.rows_duplicate:,} duplicates, "
+        f"{report.rows_quarantined:,} quarantined from {len(report.files_read)} file(s)"
     )
     return report
+
+
+def _chunks(landing_dir: Path, files: list[str], chunk_bytes: int) -> list[list[str]]:
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for f in files:
+        weight = (landing_dir / f).stat().st_size * (8 if f.lower().endswith(".gz") else 1)
+        if chunks[-1] and size + weight > chunk_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(f)
+        size += weight
+    return chunks
+
+
+def _drop_work_tables(con) -> None:
+    for table in ("landed_lines", "validated_events", "suspect_events"):
+        con.execute(f"drop table if exists {table}")
 
 
 def _line_reader(paths: list[str]) -> str:
@@ -374,9 +404,9 @@ def _insert_tabular_rows(con, relative: str, absolute: str) -> None:
     )
 
 
-def _field_text(name: str) -> str:
+def _field_text(position: int) -> str:
     # JSON null, absent and blank all mean "not given".
-    return f"nullif(trim(json_extract_string(doc, '$.{name}')), '')"
+    return f"nullif(trim(field_texts[{position}]), '')"
 
 
 def _validate(con, stream: str) -> None:
@@ -385,10 +415,11 @@ def _validate(con, stream: str) -> None:
     required = REQUIRED_FIELDS[stream]
     known_currencies = f"(select currency from raw.fx_rates union select '{REPORTING_CURRENCY}')"
 
-    texts = ",\n".join(f"{_field_text(f.name)} as t_{f.name}" for f in fields)
+    paths = ", ".join(f"'$.{f.name}'" for f in fields)
+    texts = ",\n".join(f"{_field_text(i)} as t_{f.name}" for i, f in enumerate(fields, start=1))
     typed = ",\n".join(f"{_typed_expression(f)} as {f.name}" for f in fields)
 
-    checks: list[tuple[str, str, str]] = [("doc is null", "invalid_json", "'not a JSON object'")]
+    checks: list[tuple[str, str, str]] = [("field_texts is null", "invalid_json", "'not a JSON object'")]
     for f in fields[:4]:
         checks.append((f"t_{f.name} is null", "missing_field", f"'missing {f.name}'"))
     event_types = ", ".join(_sql_string(t) for t in required)
@@ -422,14 +453,17 @@ def _validate(con, stream: str) -> None:
         f"""
         create temp table validated_events as
         with parsed as (
-            select source_file, line_number, raw,
-                   case when json_valid(raw) and json_type(raw::json) = 'OBJECT' then raw::json end as doc
+            -- one JSON parse per line: every field's text at once
+            select source_file, line_number,
+                   case when starts_with(ltrim(raw), '{{') and json_valid(raw)
+                        then json_extract_string(raw, [{paths}]) end as field_texts
             from landed_lines
             where trim(coalesce(raw, '')) <> ''  -- blank lines carry no event
         ),
-        field_texts as (select source_file, line_number, raw, doc, {texts} from parsed),
-        typed as (select *, {typed} from field_texts)
-        select *, {reason} as reason, {detail} as detail from typed
+        texts as (select source_file, line_number, field_texts, {texts} from parsed),
+        typed as (select *, {typed} from texts)
+        select source_file, line_number, {", ".join(f.name for f in fields)}, {reason} as reason, {detail} as detail
+        from typed
         """
     )
 
@@ -485,43 +519,55 @@ def _kind_label(f: Field) -> str:
 
 
 def _deduplicate(con, stream: str) -> None:
-    """validated_events -> accepted_events; identical re-deliveries dropped, conflicting ones flagged."""
+    """validated_events -> suspect_events: re-deliveries, identical (is_repeat) or conflicting.
+
+    Only rows whose event_id was seen before (in this chunk, in raw, or in another stream) need their
+    payloads compared; everything else is accepted as is, which keeps a large load cheap."""
     names = [f.name for f in stream_fields(stream)]
+
     def payload(prefix: str = "") -> str:
         return "to_json(struct_pack(" + ", ".join(f"{n} := {prefix}{n}" for n in names) + "))::varchar"
 
     others = [s for s in STREAMS if s != stream]
     con.execute(
         f"""
-        create temp table accepted_events as
-        with valid as (
-            select *, {payload()} as payload,
-                   row_number() over (partition by event_id order by source_file, line_number) as delivery
-            from validated_events where reason is null
-        ),
-        first_delivery as (select event_id, payload from valid where delivery = 1),
-        already_loaded as (
-            select r.event_id, {payload('r.')} as payload
-            from raw.{stream} r semi join first_delivery f on f.event_id = r.event_id
-        ),
+        create temp table suspect_events as
+        with valid as (select event_id from validated_events where reason is null),
+        repeated_here as (select event_id from valid group by event_id having count(*) > 1),
+        loaded_before as (select event_id from raw.{stream} semi join valid using (event_id)),
         in_other_streams as (
-            {" union all ".join(f"select event_id from raw.{s} semi join first_delivery using (event_id)" for s in others)}
+            {" union ".join(f"select event_id from raw.{s} semi join valid using (event_id)" for s in others)}
+        ),
+        suspect_ids as (
+            select event_id from repeated_here union select event_id from loaded_before
+            union select event_id from in_other_streams
+        ),
+        suspects as (
+            select v.*, {payload("v.")} as payload,
+                   row_number() over (partition by v.event_id order by v.source_file, v.line_number) as delivery
+            from validated_events v semi join suspect_ids using (event_id)
+            where v.reason is null
+        ),
+        first_delivery as (select event_id, payload from suspects where delivery = 1),
+        already_loaded as (
+            select r.event_id, {payload("r.")} as payload
+            from raw.{stream} r semi join suspect_ids using (event_id)
         )
-        select v.*,
+        select s.source_file, s.line_number,
             case
-                when v.event_id in (select event_id from in_other_streams) then 'conflicting_duplicate'
-                when a.payload is not null and a.payload <> v.payload then 'conflicting_duplicate'
-                when v.delivery > 1 and v.payload <> f.payload then 'conflicting_duplicate'
+                when s.event_id in (select event_id from in_other_streams) then 'conflicting_duplicate'
+                when a.payload is not null and a.payload <> s.payload then 'conflicting_duplicate'
+                when s.delivery > 1 and s.payload <> f.payload then 'conflicting_duplicate'
             end as duplicate_reason,
-            a.payload is not null or v.delivery > 1 as is_repeat
-        from valid v
+            a.payload is not null or s.delivery > 1 as is_repeat
+        from suspects s
         join first_delivery f using (event_id)
         left join already_loaded a using (event_id)
         """
     )
 
 
-def _publish(con, stream: str, report: LoadReport) -> None:
+def _publish(con, stream: str, report: LoadReport, files: list[str]) -> None:
     names = [f.name for f in stream_fields(stream)]
     now = _now()
     columns = ", ".join(names)
@@ -529,19 +575,27 @@ def _publish(con, stream: str, report: LoadReport) -> None:
         f"""
         insert into raw.{stream} ({columns}, source_file, line_number, ingested_at)
         select {columns}, source_file, line_number, ?::timestamp
-        from accepted_events where duplicate_reason is null and not is_repeat
-        order by source_file, line_number
+        from validated_events v
+        where reason is null
+          and not exists (select 1 from suspect_events s
+                          where s.source_file = v.source_file and s.line_number = v.line_number
+                            and (s.is_repeat or s.duplicate_reason is not null))
         """,
         [now],
     )
     con.execute(
         """
         insert into raw.quarantine
-        select source_file, line_number, raw, reason, detail, ?, ?::timestamp from validated_events where reason is not null
+        select source_file, line_number, l.raw, reason, detail, ?, ?::timestamp
+        from validated_events v join landed_lines l using (source_file, line_number)
+        where reason is not null
         union all
-        select source_file, line_number, raw, duplicate_reason,
+        select source_file, line_number, l.raw, duplicate_reason,
                'event_id ' || event_id || ' was already delivered with a different payload', ?, ?::timestamp
-        from accepted_events where duplicate_reason is not null
+        from suspect_events s
+        join validated_events v using (source_file, line_number)
+        join landed_lines l using (source_file, line_number)
+        where s.duplicate_reason is not null
         """,
         [stream, now, stream, now],
     )
@@ -551,42 +605,46 @@ def _publish(con, stream: str, report: LoadReport) -> None:
                        where trim(coalesce(raw, '')) <> '' group by all),
         outcome as (
             select source_file,
+                   count(*) filter (where reason is null) as valid,
                    count(*) filter (where reason is not null) as quarantined_invalid
             from validated_events group by all
         ),
-        accepted as (
+        repeats as (
             select source_file,
-                   count(*) filter (where duplicate_reason is null and not is_repeat) as loaded,
                    count(*) filter (where duplicate_reason is null and is_repeat) as duplicates,
                    count(*) filter (where duplicate_reason is not null) as conflicts
-            from accepted_events group by all
+            from suspect_events group by all
         )
-        select f.source_file, coalesce(l.rows_read, 0), coalesce(a.loaded, 0), coalesce(a.duplicates, 0),
+        select f.source_file, coalesce(l.rows_read, 0),
+               coalesce(o.valid, 0) - coalesce(a.duplicates, 0) - coalesce(a.conflicts, 0),
+               coalesce(a.duplicates, 0),
                coalesce(o.quarantined_invalid, 0) + coalesce(a.conflicts, 0)
         from (select unnest(?::varchar[]) as source_file) f
         left join lines l using (source_file)
         left join outcome o using (source_file)
-        left join accepted a using (source_file)
+        left join repeats a using (source_file)
         """,
-        [report.files_read],
+        [files],
     ).fetchall()
     con.executemany(
         "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?::timestamp)",
         [(f, stream, read, loaded, dup, quarantined, now) for f, read, loaded, dup, quarantined in per_file],
     )
-    report.rows_read = sum(r[1] for r in per_file)
-    report.rows_loaded = sum(r[2] for r in per_file)
-    report.rows_duplicate = sum(r[3] for r in per_file)
-    report.quarantined_by_reason = dict(
+    report.rows_read += sum(r[1] for r in per_file)
+    report.rows_loaded += sum(r[2] for r in per_file)
+    report.rows_duplicate += sum(r[3] for r in per_file)
+    quarantined = dict(
         con.execute(
             """
             select reason, count(*) from (
                 select reason from validated_events where reason is not null
-                union all select duplicate_reason from accepted_events where duplicate_reason is not null
+                union all select duplicate_reason from suspect_events where duplicate_reason is not null
             ) group by all order by 1
             """
         ).fetchall()
     )
+    for reason, count in quarantined.items():
+        report.quarantined_by_reason[reason] = report.quarantined_by_reason.get(reason, 0) + count
 
 
 def _now() -> datetime:
