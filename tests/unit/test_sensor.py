@@ -1,0 +1,122 @@
+"""The landing sensor, the daily schedule and the automation wiring, evaluated without a daemon."""
+
+import os
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from orchestration.assets.serving import SERVING_KEY
+from orchestration.definitions import build_definitions
+from orchestration.schedules import build_daily_schedule
+from orchestration.sensors import build_landing_sensor
+from orchestration.settings import WAREHOUSE_POOL, Settings
+from tests.support.story import Landing, account, starts
+
+
+@pytest.fixture
+def landing(tmp_path):
+    return Landing(tmp_path / "landing")
+
+
+def settings_for(tmp_path, **env) -> Settings:
+    return Settings.from_env(
+        {"SUBWH_LANDING_DIR": str(tmp_path / "landing"), "SUBWH_WAREHOUSE_PATH": str(tmp_path / "w.duckdb"), **env}
+    )
+
+
+def evaluate(sensor: dg.SensorDefinition, cursor: str | None):
+    return sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor))
+
+
+def test_new_files_start_one_run_and_the_same_files_none(tmp_path, landing):
+    sensor = build_landing_sensor(settings_for(tmp_path))
+    first = evaluate(sensor, None)  # the reference files are new at the first look
+    assert len(first.run_requests) == 1
+
+    landing.add(account("A", on="2025-01-02"), starts("A", on="2025-01-05"))  # two new files
+    burst = evaluate(sensor, first.cursor)
+    assert len(burst.run_requests) == 1
+    assert burst.run_requests[0].tags["subwh/new_files"] == "2"
+
+    again = evaluate(sensor, burst.cursor)
+    assert again.run_requests == []
+    assert again.skip_message == "no new files"
+
+
+def test_run_key_makes_a_restarted_sensor_safe(tmp_path, landing):
+    # A sensor that crashed after requesting a run but before saving its cursor sees the same files
+    # again: the same run key, which Dagster refuses to launch twice.
+    sensor = build_landing_sensor(settings_for(tmp_path))
+    cursor = evaluate(sensor, None).cursor
+    landing.add(account("A", on="2025-01-02"))
+    once = evaluate(sensor, cursor).run_requests[0].run_key
+    twice = evaluate(sensor, cursor).run_requests[0].run_key
+    assert once == twice
+    landing.add(account("B", on="2025-01-03"))
+    assert evaluate(sensor, cursor).run_requests[0].run_key != once
+
+
+def test_a_file_copied_with_an_old_modification_time_still_triggers(tmp_path, landing):
+    sensor = build_landing_sensor(settings_for(tmp_path))
+    cursor = evaluate(sensor, None).cursor
+    [late] = landing.add(account("A", on="2024-06-01"), suffix="-late")
+    os.utime(late, (0, 0))  # `cp -p` or rsync keep the sender's mtime; arrival time is what counts
+    result = evaluate(sensor, cursor)
+    assert len(result.run_requests) == 1
+
+
+def test_a_corrected_reference_file_triggers_once(tmp_path, landing):
+    sensor = build_landing_sensor(settings_for(tmp_path))
+    cursor = evaluate(sensor, None).cursor
+    landing.write_fx([("2025-01", "EUR", "1.11")])
+    corrected = evaluate(sensor, cursor)
+    assert len(corrected.run_requests) == 1
+    assert evaluate(sensor, corrected.cursor).run_requests == []
+
+
+def test_sensor_waits_the_minimum_interval_and_starts_running(tmp_path):
+    sensor = build_landing_sensor(settings_for(tmp_path, SUBWH_SENSOR_MIN_INTERVAL_SECONDS="120"))
+    assert sensor.minimum_interval_seconds == 120
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert evaluate(sensor, None).skip_message.startswith("landing folder")  # no folder: skip, not fail
+
+
+def test_daily_schedule_defaults_to_0200_utc_and_evaluates_to_a_run(tmp_path):
+    schedule = build_daily_schedule(settings_for(tmp_path))
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "UTC")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 3, 2, 2, 0, tzinfo=UTC))
+    data = schedule.evaluate_tick(context)
+    assert len(data.run_requests) == 1
+
+
+def test_schedule_time_and_zone_come_from_the_environment(tmp_path):
+    schedule = build_daily_schedule(
+        settings_for(tmp_path, SUBWH_SCHEDULE_CRON="30 5 * * *", SUBWH_SCHEDULE_TIMEZONE="Europe/Berlin")
+    )
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 5 * * *", "Europe/Berlin")
+    with pytest.raises(ValueError, match="SUBWH_SCHEDULE_TIMEZONE='Europe/Berln' is not an IANA time zone"):
+        build_daily_schedule(settings_for(tmp_path, SUBWH_SCHEDULE_TIMEZONE="Europe/Berln"))
+    with pytest.raises(ValueError, match="SUBWH_SCHEDULE_CRON='at two' is not a cron string"):
+        build_daily_schedule(settings_for(tmp_path, SUBWH_SCHEDULE_CRON="at two"))
+
+
+def test_definitions_wire_automation_pools_and_publication(tmp_path):
+    defs = build_definitions(settings_for(tmp_path))
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    assert {s.name: s.default_status for s in defs.sensors} == {
+        "landing_files": dg.DefaultSensorStatus.RUNNING,
+        "warehouse_automation": dg.DefaultSensorStatus.RUNNING,
+    }
+    # One writer: every asset opens the warehouse, so every one is in the pool the queue limits.
+    assert {key.to_user_string() for key in keys if graph.get(key).pools != {WAREHOUSE_POOL}} == set()
+    # Everything below ingestion follows its inputs by declarative automation.
+    not_automated = {
+        key.to_user_string() for key in keys if key.path[0] != "raw" and graph.get(key).automation_condition is None
+    }
+    assert not_automated == set()
+    # Publication depends on every mart, whoever added it.
+    marts = {key for key in keys if key.path[0] == "marts"}
+    assert marts and marts <= set(graph.get(SERVING_KEY).parent_keys)
