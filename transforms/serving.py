@@ -17,6 +17,7 @@ through 2.x opens; DuckDB 2.0's default format is unreadable by the 1.x versions
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -159,10 +160,8 @@ def _write_publication(con, published_at: datetime, run_id: str | None, tables: 
 
 
 def _detach_quietly(con) -> None:
-    try:
+    with contextlib.suppress(duckdb.Error):
         con.execute(f"detach {_ALIAS}")
-    except duckdb.Error:
-        pass
 
 
 def _alive(pid: int) -> bool:
@@ -177,10 +176,7 @@ def _alive(pid: int) -> bool:
 
 def _remove(path: Path) -> None:
     for candidate in (path, Path(f"{path}.wal")):
-        try:
-            candidate.unlink()
-        except FileNotFoundError:
-            pass
+        candidate.unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:
