@@ -476,6 +476,13 @@ def _count(value: float) -> str:
     return f"{math.floor(value + 0.5):,}"
 
 
+def _seats(mean: float) -> str:
+    """A mean seat count as people read it: 46, 1,062, but 4.6 (not "5 of 5 seats (92%)") below 100."""
+    if mean >= 100 or abs(mean - round(mean)) < 0.05:
+        return _count(mean)
+    return f"{math.floor(mean * 10 + 0.5) / 10:.1f}"
+
+
 def _metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " "))
 
@@ -492,7 +499,7 @@ def upsell_sentence(row: dict) -> str:
     """'Using 46 of 50 seats (92%) on Growth; API calls up 70% in 30 days; suggest Scale, +$480 MRR'."""
     parts = []
     if row["has_seat_limit_near"]:
-        parts.append(f"Using {_count(row['mean_active_seats'])} of {row['seat_limit']:,} seats "
+        parts.append(f"Using {_seats(row['mean_active_seats'])} of {row['seat_limit']:,} seats "
                      f"({_percent_floor(row['seat_utilisation'])}%) on {row['plan_name']}")
     if row["has_usage_limit_near"]:
         parts.append(f"API calls at {_percent_floor(row['api_utilisation'])}% of {row['plan_name']}'s monthly limit "

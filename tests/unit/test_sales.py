@@ -354,3 +354,7 @@ def test_money_in_sentences():
     assert sales.money(Decimal("400.00")) == "$400"
     assert sales.money(Decimal("1234.5")) == "$1,234.50"
     assert sales.money(Decimal("3150")) == "$3,150"
+
+
+def test_seat_counts_in_sentences():
+    assert [sales._seats(v) for v in (46.0, 4.6, 4.98, 23.25, 850.4, 1062.0)] == ["46", "4.6", "5", "23.3", "850", "1,062"]
