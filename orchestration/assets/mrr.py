@@ -2,8 +2,9 @@
 
 
 from orchestration.assets.factory import sql_model_asset
+from orchestration.assets.report import CHART_HOOKS
 from transforms.pipeline import MRR_MODELS
 
 GROUP = "mrr"
 
-mrr_models = [sql_model_asset(name, GROUP) for name in MRR_MODELS]
+mrr_models = [sql_model_asset(name, GROUP, metadata_hook=CHART_HOOKS.get(name)) for name in MRR_MODELS]

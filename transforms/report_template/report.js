@@ -1,0 +1,429 @@
+/* The revenue report's charts (hand-written inline SVG) and the what-if simulator. No libraries, no network.
+ *
+ * `project` is transforms/simulator.py's `project`, line for line: tests/integration/test_report.py runs
+ * both on the same inputs and compares the numbers. Change both or neither. */
+(function () {
+  "use strict";
+
+  const NS = "http://www.w3.org/2000/svg";
+  const DATA = JSON.parse(document.getElementById("report-data").textContent);
+  const C = DATA.colors;
+  const NRR_WINDOW_MONTHS = 12;
+
+  // ---------------------------------------------------------------------------------------- the model
+
+  function project(a) {
+    const newSales = a.new_customers * a.price;
+    const rate = 1 - a.churn + a.expansion;
+    const subscription = [a.starting_mrr];
+    const book = [a.starting_mrr];
+    for (let t = 0; t < a.horizon; t++) {
+      subscription.push(subscription[subscription.length - 1] * rate + newSales);
+      book.push(book[book.length - 1] * (1 - a.churn));
+    }
+    const oneTimeRevenue = [book[0]].concat(book.slice(1).map((b) => b + newSales * a.one_time_multiple));
+    return {
+      subscription: model(subscription, subscription, rate ** NRR_WINDOW_MONTHS),
+      one_time: model(oneTimeRevenue, book, (1 - a.churn) ** NRR_WINDOW_MONTHS),
+    };
+  }
+
+  function model(revenue, mrr, nrr12m) {
+    let cumulative = 0;
+    for (let t = 1; t < revenue.length; t++) cumulative += revenue[t];
+    return {
+      revenue: revenue,
+      mrr: mrr,
+      nrr_12m: nrr12m,
+      revenue_at_horizon: revenue[revenue.length - 1],
+      mrr_at_horizon: mrr[mrr.length - 1],
+      cumulative_revenue: cumulative,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------- formatting
+
+  const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 0 });
+  const usdCents = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+  function money(v) {
+    return Math.abs(v) >= 1000 ? usd.format(v) : usdCents.format(v);
+  }
+
+  function shortMoney(v) {
+    const sign = v < 0 ? "−" : "";
+    const a = Math.abs(v);
+    if (a >= 1e6) return sign + "$" + (a / 1e6).toFixed(2) + "M";
+    if (a >= 1e4) return sign + "$" + (a / 1e3).toFixed(0) + "k";
+    if (a >= 1e3) return sign + "$" + (a / 1e3).toFixed(1) + "k";
+    return sign + "$" + a.toFixed(0);
+  }
+
+  function pct(v, digits) {
+    return (v * 100).toFixed(digits === undefined ? 1 : digits) + "%";
+  }
+
+  function monthLabel(iso) {
+    const [y, m] = iso.split("-");
+    return ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][Number(m) - 1] + " " + y.slice(2);
+  }
+
+  // ---------------------------------------------------------------------------------------- SVG helpers
+
+  function el(tag, attrs, parent) {
+    const node = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  function text(parent, x, y, content, attrs) {
+    const node = el("text", Object.assign({ x: x, y: y, "font-size": 11, fill: "#3e4c59" }, attrs || {}), parent);
+    node.textContent = content;
+    return node;
+  }
+
+  function tooltip(node, content) {
+    el("title", {}, node).textContent = content;
+    return node;
+  }
+
+  function niceTicks(min, max, count) {
+    if (!(max > min)) max = min + 1;
+    const raw = (max - min) / count;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    const norm = raw / mag;
+    const step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+    const ticks = [];
+    for (let v = Math.floor(min / step) * step; v <= max + step * 1e-9; v += step) ticks.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+    if (ticks[ticks.length - 1] < max) ticks.push(ticks[ticks.length - 1] + step);
+    return ticks;
+  }
+
+  // A frame with a y scale and x slots; returns helpers to place things.
+  function frame(container, opts) {
+    container.textContent = "";
+    // Drawn at the container's own width, so text keeps its size (redrawn when the window resizes).
+    const W = opts.width || Math.max(320, Math.round(container.clientWidth || 640)), H = opts.height || 260;
+    const m = Object.assign({ top: 14, right: 12, bottom: 26, left: 62 }, opts.margin || {});
+    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": opts.label || "" }, container);
+    const ticks = niceTicks(opts.yMin, opts.yMax, opts.yTicks || 5);
+    const lo = opts.yFloor !== undefined ? opts.yFloor : ticks[0];
+    const hi = ticks[ticks.length - 1];
+    const y = (v) => m.top + (H - m.top - m.bottom) * (1 - (v - lo) / (hi - lo || 1));
+    const slots = opts.slots;
+    const slotW = (W - m.left - m.right) / Math.max(slots, 1);
+    const x = (i) => m.left + slotW * (i + 0.5);
+    for (const t of ticks) {
+      if (t < lo) continue;
+      el("line", { x1: m.left, x2: W - m.right, y1: y(t), y2: y(t), stroke: "#e6e9ed", "stroke-width": 1 }, svg);
+      text(svg, m.left - 6, y(t) + 4, opts.yFormat(t), { "text-anchor": "end", "font-size": 10, fill: "#7b8794" });
+    }
+    if (opts.xLabels) {
+      const every = Math.max(1, Math.ceil(opts.xLabels.length / (opts.maxXLabels || 12)));
+      opts.xLabels.forEach((label, i) => {
+        if (i % every === 0 || (opts.lastLabel && i === opts.xLabels.length - 1 && (opts.xLabels.length - 1) % every > every / 2)) {
+          text(svg, x(i), H - m.bottom + 15, label, { "text-anchor": "middle", "font-size": 10, fill: "#7b8794" });
+        }
+      });
+    }
+    return { svg, x, y, slotW, W, H, m, lo, hi };
+  }
+
+  function polyline(f, values, attrs) {
+    const points = [];
+    const paths = [];
+    values.forEach((v, i) => {
+      if (v === null || v === undefined || !isFinite(v)) {
+        if (points.length) paths.push(points.splice(0));
+        return;
+      }
+      points.push(`${f.x(i).toFixed(1)},${f.y(v).toFixed(1)}`);
+    });
+    if (points.length) paths.push(points);
+    return paths.map((p) => el("polyline", Object.assign({ points: p.join(" "), fill: "none", "stroke-linejoin": "round" }, attrs), f.svg));
+  }
+
+  function legend(f, items, y) {
+    let x = f.m.left;
+    for (const item of items) {
+      if (item.line) {
+        el("line", { x1: x, x2: x + 16, y1: y - 4, y2: y - 4, stroke: item.color, "stroke-width": item.width || 2, "stroke-dasharray": item.dash || "" }, f.svg);
+      } else {
+        el("rect", { x: x, y: y - 9, width: 10, height: 10, fill: item.color, rx: 2 }, f.svg);
+      }
+      const label = text(f.svg, x + (item.line ? 20 : 14), y, item.label, { "font-size": 10.5 });
+      x += (item.line ? 26 : 20) + label.getComputedTextLength();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------- charts
+
+  const MOVEMENTS = [
+    ["new_mrr", "New", 1, C.new],
+    ["expansion_mrr", "Expansion", 1, C.expansion],
+    ["reactivation_mrr", "Reactivation", 1, C.reactivation],
+    ["contraction_mrr", "Contraction", -1, C.contraction],
+    ["churned_mrr", "Churned", -1, C.churned],
+    ["fx_adjustment", "FX", 1, C.fx],
+  ];
+
+  // Same steps and axis floor as transforms/charts.py (bridge_steps, bridge_axis_floor).
+  function bridgeSteps(row) {
+    const steps = [{ label: "Opening", bottom: 0, height: row.opening_mrr, color: C.total, value: row.opening_mrr }];
+    let level = row.opening_mrr;
+    for (const [column, label, sign, color] of MOVEMENTS) {
+      const value = sign * (row[column] || 0);
+      steps.push({ label, bottom: value >= 0 ? level : level + value, height: Math.abs(value), color, value });
+      level += value;
+    }
+    steps.push({ label: "Closing", bottom: 0, height: row.closing_mrr, color: C.total, value: row.closing_mrr });
+    return steps;
+  }
+
+  function bridgeFloor(steps) {
+    const moves = steps.slice(1, -1);
+    const levels = moves.flatMap((s) => [s.bottom, s.bottom + s.height]);
+    const totals = [steps[0].height, steps[steps.length - 1].height];
+    if (!levels.length || Math.min(...totals) <= 0) return 0;
+    const all = levels.concat(totals);
+    const low = Math.min(...all), high = Math.max(...all);
+    const floor = low - Math.max(high - low, 0.05 * high) * 1.5;
+    return floor < 0.3 * Math.min(...totals) ? 0 : floor;
+  }
+
+  function drawBridge(container, row) {
+    const steps = bridgeSteps(row);
+    const floor = bridgeFloor(steps);
+    const top = Math.max(...steps.map((s) => s.bottom + s.height));
+    const f = frame(container, {
+      slots: steps.length, yMin: floor, yMax: top * 1.04, yFormat: shortMoney, height: 270,
+      yFloor: floor > 0 ? floor : undefined, label: "MRR bridge for the latest month",
+      xLabels: steps.map((s) => s.label), maxXLabels: 20,
+    });
+    steps.forEach((s, i) => {
+      const bottom = Math.max(s.bottom, f.lo);
+      const y0 = f.y(bottom), y1 = f.y(Math.max(s.bottom + s.height, f.lo));
+      const bar = el("rect", { x: f.x(i) - f.slotW * 0.32, width: f.slotW * 0.64, y: y1, height: Math.max(y0 - y1, 0.8), fill: s.color, rx: 2 }, f.svg);
+      tooltip(bar, `${s.label}: ${money(s.value)}`);
+      text(f.svg, f.x(i), y1 - 4, (s.value > 0 && i > 0 && i < steps.length - 1 ? "+" : "") + shortMoney(s.value), { "text-anchor": "middle", "font-size": 10.5 });
+      if (i < steps.length - 1) {
+        const level = i === 0 || s.value >= 0 ? s.bottom + s.height : s.bottom;
+        el("line", { x1: f.x(i) + f.slotW * 0.32, x2: f.x(i + 1) - f.slotW * 0.32, y1: f.y(level), y2: f.y(level), stroke: "#9aa5b1", "stroke-dasharray": "2 2" }, f.svg);
+      }
+    });
+    if (floor > 0) text(f.svg, f.W - f.m.right, f.m.top - 2, `axis starts at ${shortMoney(f.lo)}`, { "text-anchor": "end", "font-size": 10, fill: "#7b8794" });
+  }
+
+  function drawMovements(container, rows) {
+    let lo = 0, hi = 0;
+    const stacks = rows.map((row) => {
+      let up = 0, down = 0;
+      const parts = MOVEMENTS.map(([column, label, sign, color]) => {
+        const v = sign * (row[column] || 0);
+        const part = { label, color, v, base: v >= 0 ? up : down };
+        if (v >= 0) up += v; else down += v;
+        return part;
+      });
+      lo = Math.min(lo, down); hi = Math.max(hi, up);
+      return { parts, net: up + down, month: row.month };
+    });
+    const f = frame(container, {
+      slots: rows.length, yMin: lo, yMax: hi * 1.12 || 1, yFormat: shortMoney, height: 270, margin: { top: 26 },
+      xLabels: rows.map((r) => monthLabel(r.month)), label: "MRR movements by month",
+    });
+    stacks.forEach((s, i) => {
+      for (const p of s.parts) {
+        if (!p.v) continue;
+        const a = f.y(p.base), b = f.y(p.base + p.v);
+        tooltip(el("rect", { x: f.x(i) - f.slotW * 0.38, width: f.slotW * 0.76, y: Math.min(a, b), height: Math.max(Math.abs(a - b), 0.5), fill: p.color }, f.svg),
+          `${monthLabel(s.month)} · ${p.label}: ${money(p.v)}`);
+      }
+    });
+    el("line", { x1: f.m.left, x2: f.W - f.m.right, y1: f.y(0), y2: f.y(0), stroke: "#616e7c" }, f.svg);
+    polyline(f, stacks.map((s) => s.net), { stroke: "#1f2933", "stroke-width": 1.5 });
+    stacks.forEach((s, i) => tooltip(el("circle", { cx: f.x(i), cy: f.y(s.net), r: 2.5, fill: "#1f2933" }, f.svg), `${monthLabel(s.month)} · net change: ${money(s.net)}`));
+    legend(f, MOVEMENTS.map(([, label, , color]) => ({ label, color })).concat([{ label: "Net change", color: "#1f2933", line: true }]), 12);
+  }
+
+  function drawLines(container, opts) {
+    const all = opts.series.flatMap((s) => s.values).filter((v) => v !== null && isFinite(v));
+    const lo = opts.zero ? Math.min(0, ...all) : Math.min(...all, opts.ref !== undefined ? opts.ref : Infinity);
+    const hi = Math.max(...all, opts.ref !== undefined ? opts.ref : -Infinity);
+    const f = frame(container, {
+      slots: opts.labels.length, yMin: lo, yMax: hi, yFormat: opts.yFormat, height: opts.height || 240,
+      xLabels: opts.labels, label: opts.label, margin: opts.legend ? { top: 26 } : {},
+    });
+    if (opts.ref !== undefined) el("line", { x1: f.m.left, x2: f.W - f.m.right, y1: f.y(opts.ref), y2: f.y(opts.ref), stroke: "#9aa5b1", "stroke-dasharray": "4 3" }, f.svg);
+    for (const s of opts.series) {
+      if (s.area) {
+        const pts = s.values.map((v, i) => `${f.x(i).toFixed(1)},${f.y(v).toFixed(1)}`);
+        el("polygon", { points: `${f.x(0)},${f.y(Math.max(f.lo, 0))} ${pts.join(" ")} ${f.x(s.values.length - 1)},${f.y(Math.max(f.lo, 0))}`, fill: s.color, opacity: 0.12 }, f.svg);
+      }
+      polyline(f, s.values, { stroke: s.color, "stroke-width": s.width || 2, "stroke-dasharray": s.dash || "" });
+      if (s.dots) s.values.forEach((v, i) => {
+        if (v !== null && isFinite(v)) tooltip(el("circle", { cx: f.x(i), cy: f.y(v), r: 2.5, fill: s.color }, f.svg), `${opts.labels[i]} · ${s.name}: ${opts.tipFormat(v)}`);
+      });
+    }
+    if (opts.legend) legend(f, opts.series.map((s) => ({ label: s.name, color: s.color, line: true, dash: s.dash, width: s.width })), 12);
+    return f;
+  }
+
+  function drawBars(container, opts) {
+    const vals = opts.values.map((v) => (v === null ? 0 : v));
+    const f = frame(container, { slots: vals.length, yMin: 0, yMax: Math.max(...vals, 0.01), yFormat: opts.yFormat, height: opts.height || 240, xLabels: opts.labels, label: opts.label });
+    opts.values.forEach((v, i) => {
+      if (v === null) return;
+      tooltip(el("rect", { x: f.x(i) - f.slotW * 0.35, width: f.slotW * 0.7, y: f.y(v), height: Math.max(f.y(0) - f.y(v), 0.5), fill: opts.color, rx: 1.5 }, f.svg), `${opts.labels[i]}: ${opts.tipFormat(v)}`);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------- simulator
+
+  const SLIDERS = {
+    // key: [input id, to state from slider value, to slider value from state, format]
+    price: ["sim-price", (v) => v, (v) => v, (v) => money(v)],
+    new_customers: ["sim-new", (v) => v, (v) => v, (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1))],
+    churn: ["sim-churn", (v) => v / 100, (v) => v * 100, (v) => pct(v, 2)],
+    expansion: ["sim-expansion", (v) => v / 100, (v) => v * 100, (v) => pct(v, 2)],
+    horizon: ["sim-horizon", (v) => Math.round(v), (v) => v, (v) => `${v} months`],
+    one_time_multiple: ["sim-multiple", (v) => v, (v) => v, (v) => `${v} × price`],
+  };
+
+  const defaults = DATA.simulator;
+  const state = Object.assign({}, defaults);
+
+  function sliderRanges(d) {
+    const priceMax = niceCeil(Math.max(d.price * 2.5, 100));
+    const newMax = Math.max(Math.ceil(d.new_customers * 3), 20);
+    return {
+      price: [0, priceMax, niceCeil(priceMax / 400)],
+      new_customers: [0, newMax, 1],
+      churn: [0, Math.max(25, Math.ceil(d.churn * 200)), 0.05],
+      expansion: [0, Math.max(15, Math.ceil(d.expansion * 200)), 0.05],
+      horizon: [12, 60, 1],
+      one_time_multiple: [1, 36, 1],
+    };
+  }
+
+  function niceCeil(v) {
+    const mag = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const k of [1, 2, 2.5, 5, 10]) if (k * mag >= v) return k * mag;
+    return 10 * mag;
+  }
+
+  function setupSimulator() {
+    const ranges = sliderRanges(defaults);
+    for (const [key, [id, toState, toSlider]] of Object.entries(SLIDERS)) {
+      const input = document.getElementById(id);
+      const [min, max, step] = ranges[key];
+      input.min = String(min);
+      input.max = String(max);
+      input.step = String(step);
+      input.value = String(toSlider(defaults[key]));
+      input.addEventListener("input", () => {
+        state[key] = toState(Number(input.value));
+        renderSimulator();
+      });
+    }
+    for (const radio of document.querySelectorAll('input[name="model"]')) {
+      radio.checked = radio.value === state.model;
+      radio.addEventListener("change", () => {
+        if (radio.checked) { state.model = radio.value; renderSimulator(); }
+      });
+    }
+    document.getElementById("sim-reset").addEventListener("click", () => {
+      Object.assign(state, defaults);
+      for (const [key, [id, , toSlider]] of Object.entries(SLIDERS)) document.getElementById(id).value = String(toSlider(defaults[key]));
+      for (const radio of document.querySelectorAll('input[name="model"]')) radio.checked = radio.value === state.model;
+      renderSimulator();
+    });
+    renderSimulator();
+  }
+
+  function reading(s, p) {
+    const rate = 1 - s.churn + s.expansion;
+    const h = s.horizon;
+    const sub = p.subscription, one = p.one_time;
+    if (s.model === "one_time") {
+      const sale = s.price * s.one_time_multiple;
+      const lifetime = s.churn > 0 ? 1 / s.churn : Infinity;
+      const compare = s.churn > 0
+        ? `A subscriber stays ${lifetime.toFixed(0)} months on average and pays about ${money(s.price * lifetime)} in all, ${s.price * lifetime >= sale ? "more" : "less"} than one sale's ${money(sale)}.`
+        : "With no churn a subscriber pays for ever: any one-time price is less.";
+      return `One-time sales: each customer pays ${money(sale)} once, so revenue never builds up. It goes from ${money(one.revenue[0])} today to ${money(one.revenue_at_horizon)} in month ${h}, as the subscriptions already sold run off at ${pct(s.churn, 1)} a month and only each month's new sales (${money(s.new_customers * sale)}) come in. ${compare}`;
+    }
+    const ratio = one.revenue_at_horizon > 0 ? ` (${(sub.revenue_at_horizon / one.revenue_at_horizon).toFixed(1)}× the one-time model's ${money(one.revenue_at_horizon)})` : "";
+    let lead;
+    if (rate > 1 + 1e-12) {
+      lead = `NRR above 100%: revenue grows even after churn. Expansion (${pct(s.expansion, 2)} a month) outweighs churn (${pct(s.churn, 2)}), so today's customers alone pay ${pct(sub.nrr_12m - 1, 0)} more a year from now, before any new customer.`;
+    } else if (rate < 1 - 1e-12) {
+      const ceiling = s.new_customers * s.price / (s.churn - s.expansion);
+      lead = `NRR below 100%: churn (${pct(s.churn, 2)} a month) outweighs expansion (${pct(s.expansion, 2)}), so each year's customers pay ${pct(1 - sub.nrr_12m, 0)} less a year later and MRR levels off near ${money(ceiling)} however long you wait. Less churn or more upsell lifts that ceiling.`;
+    } else {
+      lead = "NRR at 100%: expansion exactly makes up for churn, so MRR grows by each month's new customers and never shrinks.";
+    }
+    return `${lead} In month ${h} the subscription brings ${money(sub.revenue_at_horizon)} a month${ratio}.`;
+  }
+
+  function renderSimulator() {
+    const s = state;
+    const p = project(s);
+    const chosen = s.model === "one_time" ? p.one_time : p.subscription;
+    for (const [key, [id, , , format]] of Object.entries(SLIDERS)) document.getElementById(id + "-out").textContent = format(s[key]);
+    for (const node of document.querySelectorAll(".sim-h")) node.textContent = String(s.horizon);
+    for (const node of document.querySelectorAll(".sim-model-name")) node.textContent = s.model === "one_time" ? "(one-time)" : "(subscription)";
+    document.getElementById("sim-mrr").textContent = money(chosen.mrr_at_horizon);
+    document.getElementById("sim-nrr").textContent = pct(chosen.nrr_12m, 1);
+    document.getElementById("sim-revenue").textContent = `${money(p.subscription.revenue_at_horizon)} · ${money(p.one_time.revenue_at_horizon)}`;
+    document.getElementById("sim-cumulative").textContent = money(chosen.cumulative_revenue);
+    document.getElementById("sim-reading").textContent = reading(s, p);
+    const months = p.subscription.revenue.map((_, t) => String(t));
+    const selected = s.model === "one_time" ? "one_time" : "subscription";
+    drawLines(document.getElementById("chart-sim"), {
+      labels: months, zero: true, yFormat: shortMoney, tipFormat: money, legend: true, height: 260,
+      label: "Projected monthly revenue: subscription and one-time sales",
+      series: [
+        { name: "Subscription", values: p.subscription.revenue, color: C.line, width: selected === "subscription" ? 3 : 1.5, dots: true },
+        { name: "One-time sales", values: p.one_time.revenue, color: C.contraction, width: selected === "one_time" ? 3 : 1.5, dash: "6 4", dots: true },
+      ],
+    });
+    const f = document.querySelector("#chart-sim svg");
+    f.setAttribute("data-selected", selected);
+  }
+
+  // ---------------------------------------------------------------------------------------- page
+
+  function drawAll() {
+    const waterfall = DATA.waterfall;
+    if (waterfall.length) {
+      drawBridge(document.getElementById("chart-bridge"), waterfall[waterfall.length - 1]);
+      drawMovements(document.getElementById("chart-movements"), waterfall);
+    }
+    const metrics = DATA.metrics;
+    const labels = metrics.map((r) => monthLabel(r.month));
+    drawLines(document.getElementById("chart-mrr"), {
+      labels, zero: true, yFormat: shortMoney, tipFormat: money, height: 220, label: "MRR by month",
+      series: [{ name: "MRR", values: metrics.map((r) => r.mrr), color: C.line, area: true, dots: true, width: 2.2 }],
+    });
+    drawLines(document.getElementById("chart-nrr"), {
+      labels, ref: 1, yFormat: (v) => pct(v, 0), tipFormat: (v) => pct(v, 1), legend: true, label: "Net revenue retention",
+      series: [
+        { name: "NRR (month)", values: metrics.map((r) => r.nrr), color: C.new, dots: true, width: 1.8 },
+        { name: "NRR (12 months)", values: metrics.map((r) => r.nrr_12m), color: C.reactivation, dash: "5 3", dots: true, width: 1.8 },
+      ],
+    });
+    drawBars(document.getElementById("chart-churn"), {
+      labels, values: metrics.map((r) => r.logo_churn_rate), color: C.churned, yFormat: (v) => pct(v, 1), tipFormat: (v) => pct(v, 2), label: "Logo churn rate by month",
+    });
+  }
+
+  drawAll();
+  setupSimulator();
+  let resizing = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => { drawAll(); renderSimulator(); }, 150);
+  });
+  window.revenueReport = { project, state, defaults, render: renderSimulator, data: DATA };
+})();
