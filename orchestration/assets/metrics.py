@@ -14,7 +14,39 @@ from transforms.pipeline import METRICS_MODELS
 
 GROUP = "metrics"
 
-metrics_models = [sql_model_asset(name, GROUP) for name in METRICS_MODELS]
+# The asset's preview shows the latest months first: that is what someone opening it wants to see.
+PREVIEW_ORDER = {
+    "marts/saas_metrics_monthly": "month desc",
+    "marts/mrr_waterfall_by_segment": "month desc, dimension, dimension_value",
+    "marts/mrr_by_plan": "month desc, tier_rank",
+}
+
+
+def latest_month_metrics(con) -> dict:
+    """The latest month's headline numbers, as asset metadata (plotted over runs in the Dagster UI)."""
+    relation = con.sql("select * from marts.saas_metrics_monthly order by month desc limit 1")
+    found = relation.fetchall()
+    if not found:
+        return {}
+    latest = dict(zip(relation.columns, found[0], strict=True))
+    headline = ["mrr", "customers", "arpa", "logo_churn_rate", "net_mrr_churn_rate", "nrr_12m", "grr_12m",
+                "quick_ratio", "ltv"]
+    return {
+        "latest_month": dg.MetadataValue.text(str(latest["month"])),
+        **{f"latest_{name}": dg.MetadataValue.float(float(latest[name]))
+           for name in headline if latest[name] is not None},
+    }
+
+
+metrics_models = [
+    sql_model_asset(
+        name,
+        GROUP,
+        preview_order_by=PREVIEW_ORDER.get(name),
+        metadata_hook=latest_month_metrics if name == "marts/saas_metrics_monthly" else None,
+    )
+    for name in METRICS_MODELS
+]
 
 # A check reading a table its asset does not depend on must wait for that table too.
 MRR_WATERFALL = dg.AssetKey(["marts", "mrr_waterfall"])

@@ -169,4 +169,7 @@ def test_metrics_assets_materialize_with_described_columns(tmp_path):
         materialized = result.asset_materializations_for_node("__".join(key.path))[0]
         shown = {c.name: c.description for c in materialized.metadata["dagster/column_schema"].schema.columns}
         assert shown == catalog, name
+    headline = result.asset_materializations_for_node("marts__saas_metrics_monthly")[0].metadata
+    assert headline["latest_month"].value == "2025-03-01" and headline["latest_mrr"].value == 338.0
+    assert headline["latest_nrr_12m"].value == pytest.approx(0.694444)
     con.close()
