@@ -214,6 +214,7 @@ def connect(
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute("set TimeZone = 'UTC'")
+    con.execute("set enable_progress_bar = false")
     install_macros(con)
     for name, value in {"gross_margin": "1.0", **(variables or {})}.items():
         if not re.fullmatch(r"[a-z_]+", name):
