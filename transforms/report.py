@@ -32,6 +32,7 @@ from transforms.simulator import Assumptions
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
 LATEST_NAME = "revenue_report_latest.html"
 TOP_ACCOUNTS = 10
+FLOW_MONTHS = 3  # full months the simulator's flows (new customers, churn, expansion) start from
 UPSELL_TABLE = "marts.upsell_opportunities"
 CHURN_RISK_TABLE = "marts.churn_risk_accounts"
 
@@ -111,7 +112,7 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, top: int = TOP_ACCOUNTS)
         "funnel": [_jsonable(row) for row in customer_funnel(con)],
         "upsell": _sales_list(con, UPSELL_TABLE, top),
         "churn_risk": _sales_list(con, CHURN_RISK_TABLE, top),
-        "simulator": simulator_defaults(latest, waterfall[-1]),
+        "simulator": simulator_defaults(latest, waterfall),
         "definitions": DEFINITIONS,
         "colors": COLORS,
     }
@@ -139,23 +140,29 @@ def headline_kpis(latest: dict, previous: dict | None) -> list[dict]:
     return cards
 
 
-def simulator_defaults(latest_metrics: dict, latest_waterfall: dict) -> dict:
-    """The sliders' starting point: this company's latest month (see docs/report.md).
+def simulator_defaults(latest_metrics: dict, waterfall: list[dict]) -> dict:
+    """The sliders' starting point: this company's own figures (docs/report.md).
 
-    churn = gross MRR churn and expansion = expansion MRR / opening MRR, so the model's monthly NRR
-    (1 − churn + expansion) is the warehouse's NRR of that month."""
-    opening = float(latest_waterfall["opening_mrr"] or 0)
-    expansion = float(latest_waterfall["expansion_mrr"] or 0) / opening if opening else 0.0
-    churn = latest_metrics.get("gross_mrr_churn_rate")
+    Price = the latest month's ARPA, starting MRR = its MRR. The flows are pooled over the latest full
+    months (up to FLOW_MONTHS before the latest one, which is measured as of the data's last event and so
+    is usually partial: on the 2nd of a month it has almost no new customers and no churn yet):
+    new customers = their mean, churn = Σ(churned + contraction) / Σ opening MRR (gross MRR churn) and
+    expansion = Σ expansion / Σ opening MRR, so the model's monthly NRR, 1 − churn + expansion, is the
+    warehouse's NRR over those months."""
+    basis = waterfall[:-1][-FLOW_MONTHS:] or waterfall[-1:]
+    opening = sum(Decimal(r["opening_mrr"]) for r in basis)
+    lost = sum(Decimal(r["churned_mrr"]) + Decimal(r["contraction_mrr"]) for r in basis)
+    gained = sum(Decimal(r["expansion_mrr"]) for r in basis)
     assumptions = Assumptions(
         price=float(latest_metrics["arpa"] or 0),
-        new_customers=float(latest_waterfall["new_customers"] or 0),
-        churn=min(max(float(churn or 0), 0.0), 1.0),
-        expansion=max(expansion, 0.0),
+        new_customers=sum(r["new_customers"] for r in basis) / len(basis),
+        churn=min(max(float(lost / opening), 0.0), 1.0) if opening else 0.0,
+        expansion=max(float(gained / opening), 0.0) if opening else 0.0,
         horizon=36,
         starting_mrr=float(latest_metrics["mrr"] or 0),
         one_time_multiple=12.0,
     )
+    first, last = basis[0]["month"], basis[-1]["month"]
     return {
         "model": "subscription",
         "price": assumptions.price,
@@ -166,6 +173,8 @@ def simulator_defaults(latest_metrics: dict, latest_waterfall: dict) -> dict:
         "starting_mrr": assumptions.starting_mrr,
         "one_time_multiple": assumptions.one_time_multiple,
         "month": latest_metrics["month"].isoformat(),
+        "basis_months": [r["month"].isoformat() for r in basis],
+        "basis": f"{first:%B %Y}" if first == last else f"{first:%B %Y} – {last:%B %Y}",
     }
 
 
@@ -352,6 +361,7 @@ def render_html(data: dict) -> str:
         "title": html.escape(f"Revenue report — {data['as_of_date']}"),
         "as_of": html.escape(data["as_of"]),
         "latest_month": html.escape(_month_name(data["latest_month"])),
+        "sim_basis": html.escape(data["simulator"]["basis"]),
         "previous_month": html.escape(_month_name(data["previous_month"]) if data["previous_month"] else "—"),
         "generated_at": html.escape(data["generated_at"]),
         "kpis": _kpi_cards(data["kpis"]),

@@ -8,6 +8,7 @@ to the invariants their definitions imply.
 import dagster as dg
 
 from orchestration.assets.factory import sql_model_asset
+from orchestration.assets.report import with_charts
 from orchestration.resources import Warehouse
 from transforms import metrics_checks
 from transforms.pipeline import METRICS_MODELS
@@ -43,7 +44,7 @@ metrics_models = [
         name,
         GROUP,
         preview_order_by=PREVIEW_ORDER.get(name),
-        metadata_hook=latest_month_metrics if name == "marts/saas_metrics_monthly" else None,
+        metadata_hook=with_charts(name, latest_month_metrics if name == "marts/saas_metrics_monthly" else None),
     )
     for name in METRICS_MODELS
 ]

@@ -146,7 +146,7 @@ class Browser:
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session)
         self._listeners.setdefault(session, []).append(page)
-        for domain in ("Page", "Runtime", "Log"):
+        for domain in ("Page", "Runtime", "Log", "Network"):
             page.send(f"{domain}.enable")
         page.send("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
@@ -185,6 +185,7 @@ class Page:
         self.session = session
         self.errors: list[str] = []  # console.error, uncaught exceptions, error log entries
         self.console: list[str] = []  # every console message, for debugging
+        self.requests: list[str] = []  # every URL the page asked for (to prove it needs no network)
         self._loaded = threading.Event()
 
     def send(self, method: str, params: dict | None = None, timeout: float = 20.0) -> dict:
@@ -193,6 +194,8 @@ class Page:
     def _event(self, method: str, params: dict) -> None:
         if method == "Page.loadEventFired":
             self._loaded.set()
+        elif method == "Network.requestWillBeSent":
+            self.requests.append(params.get("request", {}).get("url", ""))
         elif method == "Runtime.consoleAPICalled":
             text = " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
             self.console.append(f"{params.get('type')}: {text}")

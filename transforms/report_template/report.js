@@ -123,7 +123,8 @@
       const every = Math.max(1, Math.ceil(opts.xLabels.length / (opts.maxXLabels || 12)));
       opts.xLabels.forEach((label, i) => {
         if (i % every === 0 || (opts.lastLabel && i === opts.xLabels.length - 1 && (opts.xLabels.length - 1) % every > every / 2)) {
-          text(svg, x(i), H - m.bottom + 15, label, { "text-anchor": "middle", "font-size": 10, fill: "#7b8794" });
+          const size = Math.min(opts.xLabelSize || 10, slotW / Math.max(label.length * 0.62, 1));
+          text(svg, x(i), H - m.bottom + 15, label, { "text-anchor": "middle", "font-size": size.toFixed(1), fill: "#7b8794" });
         }
       });
     }
@@ -199,7 +200,7 @@
     const f = frame(container, {
       slots: steps.length, yMin: floor, yMax: top * 1.04, yFormat: shortMoney, height: 270,
       yFloor: floor > 0 ? floor : undefined, label: "MRR bridge for the latest month",
-      xLabels: steps.map((s) => s.label), maxXLabels: 20,
+      xLabels: steps.map((s) => s.label), maxXLabels: 20, xLabelSize: 9.5,
     });
     steps.forEach((s, i) => {
       const bottom = Math.max(s.bottom, f.lo);
@@ -363,7 +364,13 @@
     } else {
       lead = "NRR at 100%: expansion exactly makes up for churn, so MRR grows by each month's new customers and never shrinks.";
     }
-    return `${lead} In month ${h} the subscription brings ${money(sub.revenue_at_horizon)} a month${ratio}.`;
+    let versus = "";
+    if (one.revenue_at_horizon > sub.revenue_at_horizon) {
+      versus = s.churn > 0
+        ? ` One-time sales bring more here: at ${pct(s.churn, 1)} churn a subscriber stays ${(1 / s.churn).toFixed(0)} months on average, fewer than the ${s.one_time_multiple} months' price a one-time sale collects up front.`
+        : "";
+    }
+    return `${lead} In month ${h} the subscription brings ${money(sub.revenue_at_horizon)} a month${ratio}.${versus}`;
   }
 
   function renderSimulator() {

@@ -1,0 +1,306 @@
+"""The revenue report on generated data: the numbers it shows, the files it writes, the Dagster asset and
+the waterfall's chart hook, and the page itself in a real headless Chromium (no console error, KPIs that
+match the warehouse, sliders that recompute, the page's JS projection equal to transforms/simulator.py).
+
+A screenshot of the page is written to data/reports/report_screenshot.png for review."""
+
+import json
+import math
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.assets.factory import sql_model_asset
+from orchestration.assets.report import CHART_HOOKS, revenue_report
+from orchestration.resources import Warehouse
+from orchestration.settings import REPO_ROOT
+from tests.support.browser import Browser, find_chromium
+from tests.support.story import build, build_metrics, rows
+from transforms import report, sales
+from transforms.simulator import Assumptions, project
+from transforms.sql_models import connect, run_model
+
+generator = pytest.importorskip("sample_data.generator")
+
+SCREENSHOT = REPO_ROOT / "data" / "reports" / "report_screenshot.png"
+
+
+@pytest.fixture(scope="module")
+def warehouse_file(tmp_path_factory) -> Path:
+    """A warehouse file with every mart the report reads, built from generated events (closed afterwards)."""
+    root = tmp_path_factory.mktemp("report")
+    generator.generate(root / "landing", accounts=120, months=15, seed=11, progress=False)
+    path = root / "warehouse.duckdb"
+    con = build_metrics(build(root / "landing", path))
+    for model in sales.SALES_MODELS:
+        run_model(con, model)
+    sales.write_marts(con, sales.follow_up_lists(sales.read_inputs(con)))
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(warehouse_file, tmp_path_factory):
+    """The report written by transforms.report, plus the warehouse's own latest numbers to compare with."""
+    con = connect(warehouse_file, read_only=True)
+    try:
+        files, data = report.build_report(con, tmp_path_factory.mktemp("reports"))
+        latest = rows(con, "select * from marts.saas_metrics_monthly order by month desc limit 2")
+    finally:
+        con.close()
+    return files, data, latest
+
+
+def test_both_files_are_written_and_identical(built):
+    files, data, _ = built
+    assert files.dated.name == f"revenue_report_{data['as_of_date']}.html"
+    assert files.latest.name == "revenue_report_latest.html"
+    assert files.dated.read_bytes() == files.latest.read_bytes()
+    assert not list(files.dated.parent.glob(".*.tmp"))  # no temp file left behind
+
+
+def test_the_page_is_self_contained(built):
+    page = built[0].dated.read_text()
+    # No external script, stylesheet, image or font: every src/href is a same-page anchor.
+    assert re.findall(r'\b(?:src|href)\s*=\s*"(?!#)[^"]*"', page) == []
+    assert "@import" not in page and "url(" not in page
+    embedded = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S)
+    assert json.loads(embedded.group(1))["as_of_date"] == built[1]["as_of_date"]
+
+
+def test_kpis_are_the_warehouse_latest_month_with_the_change(built):
+    _, data, (latest, previous) = built
+    kpis = {k["key"]: k for k in data["kpis"]}
+    assert list(kpis) == ["mrr", "arr", "customers", "arpa", "nrr", "grr", "logo_churn_rate", "quick_ratio", "ltv"]
+    assert data["latest_month"] == latest["month"].isoformat()
+    for key, kpi in kpis.items():
+        if latest[key] is None:
+            assert kpi["exact"] is None and kpi["text"] == "—"
+            continue
+        assert Decimal(kpi["exact"]) == latest[key], key
+        if previous[key] is not None:
+            assert kpi["change"] == pytest.approx(float(latest[key] - previous[key]), abs=1e-9), key
+
+
+def test_simulator_starts_from_the_company_figures(built, warehouse_file):
+    _, data, (latest, _) = built
+    defaults = data["simulator"]
+    assert defaults["starting_mrr"] == float(latest["mrr"])
+    assert defaults["price"] == float(latest["arpa"])
+    # The flows come from the 3 full months before the latest (partial) month, pooled.
+    con = connect(warehouse_file, read_only=True)
+    try:
+        basis = rows(con, "select * from marts.mrr_waterfall where month < (select max(month) from "
+                          "marts.mrr_waterfall) order by month desc limit 3")
+        pooled_nrr = con.sql("""
+            with basis as (select * from marts.mrr_waterfall where month < (select max(month) from marts.mrr_waterfall)
+                           order by month desc limit 3)
+            select sum(opening_mrr + expansion_mrr - contraction_mrr - churned_mrr) / sum(opening_mrr) from basis
+        """).fetchall()[0][0]
+    finally:
+        con.close()
+    assert defaults["basis_months"] == sorted(r["month"].isoformat() for r in basis)
+    assert defaults["new_customers"] == pytest.approx(sum(r["new_customers"] for r in basis) / 3)
+    lost = sum(r["churned_mrr"] + r["contraction_mrr"] for r in basis) / sum(r["opening_mrr"] for r in basis)
+    assert defaults["churn"] == pytest.approx(float(lost))
+    # churn = gross MRR churn and expansion = expansion / opening: the model's monthly NRR is the warehouse's.
+    assert 1 - defaults["churn"] + defaults["expansion"] == pytest.approx(float(pooled_nrr))
+
+
+def test_funnel_counts_are_nested(built, warehouse_file):
+    funnel = built[1]["funnel"]
+    assert funnel, "the generator starts trials: the funnel cannot be empty"
+    for stage in funnel:
+        assert stage["trials_started"] >= stage["converted"] >= stage["expanded"]
+        assert stage["converted"] >= stage["retention_measurable"] >= stage["retained_12m"]
+    con = connect(warehouse_file, read_only=True)
+    try:
+        trials = con.sql("select count(distinct account_id) from raw.subscription_events "
+                         "where event_type = 'trial_started'").fetchall()[0][0]
+    finally:
+        con.close()
+    assert sum(stage["trials_started"] for stage in funnel) == trials
+
+
+def test_sales_lists_are_the_top_of_each_mart(built):
+    data = built[1]
+    for listing in (data["upsell"], data["churn_risk"]):
+        assert listing["available"]
+        assert len(listing["rows"]) == min(report.TOP_ACCOUNTS, listing["total"])
+        assert [r["rank"] for r in listing["rows"]] == sorted(r["rank"] for r in listing["rows"])
+        assert all(r["reasons"] for r in listing["rows"])
+
+
+# ------------------------------------------------------------------------------------------ Dagster
+
+def test_report_asset_writes_the_files_and_links_them(warehouse_file, tmp_path):
+    resource = Warehouse(path=str(warehouse_file), landing_dir=str(tmp_path), serving_path=str(tmp_path / "s.duckdb"),
+                         exports_dir=str(tmp_path / "exports"), reports_dir=str(tmp_path / "reports"))
+    result = dg.materialize([revenue_report], resources={"warehouse": resource})
+    assert result.success
+    metadata = result.asset_materializations_for_node("reports__revenue_report")[0].metadata
+    path = Path(metadata["path"].value)
+    assert path.exists() and path.parent == tmp_path / "reports"
+    assert Path(metadata["latest_path"].value).name == "revenue_report_latest.html"
+    assert metadata["open"].value == (tmp_path / "reports" / "revenue_report_latest.html").as_uri()
+    con = connect(warehouse_file, read_only=True)
+    try:
+        mrr = con.sql("select mrr from marts.saas_metrics_monthly order by month desc limit 1").fetchall()[0][0]
+    finally:
+        con.close()
+    assert metadata["kpi_mrr"].value == float(mrr)
+    assert "| MRR |" in metadata["kpis"].value
+
+
+def test_waterfall_asset_attaches_its_charts(warehouse_file, tmp_path):
+    resource = Warehouse(path=str(warehouse_file), landing_dir=str(tmp_path), serving_path=str(tmp_path / "s.duckdb"),
+                         exports_dir=str(tmp_path / "exports"), reports_dir=str(tmp_path / "reports"))
+    waterfall = sql_model_asset("marts/mrr_waterfall", "mrr", metadata_hook=CHART_HOOKS["marts/mrr_waterfall"])
+    result = dg.materialize([waterfall], resources={"warehouse": resource})
+    metadata = result.asset_materializations_for_node("marts__mrr_waterfall")[0].metadata
+    for key in ("chart_bridge", "chart_movements"):
+        image = metadata[key].value
+        assert image.startswith("![") and "data:image/png;base64," in image
+        assert len(image) < 60_000 * 4 / 3 + 100  # base64 of a PNG of at most 60 KB
+
+
+def test_metrics_and_cohort_assets_attach_their_charts(warehouse_file, tmp_path):
+    from orchestration.assets.metrics import metrics_models
+
+    resource = Warehouse(path=str(warehouse_file), landing_dir=str(tmp_path), serving_path=str(tmp_path / "s.duckdb"),
+                         exports_dir=str(tmp_path / "exports"), reports_dir=str(tmp_path / "reports"))
+    wanted = {dg.AssetKey(["marts", "saas_metrics_monthly"]), dg.AssetKey(["marts", "cohort_retention"])}
+    selected = [a for a in metrics_models if a.key in wanted]
+    assert len(selected) == 2
+    result = dg.materialize(selected, resources={"warehouse": resource})
+    metrics = result.asset_materializations_for_node("marts__saas_metrics_monthly")[0].metadata
+    cohorts = result.asset_materializations_for_node("marts__cohort_retention")[0].metadata
+    assert "latest_month" in metrics  # the metrics asset's own metadata is kept beside the chart
+    for metadata, key in ((metrics, "chart_metrics"), (cohorts, "chart_logo_retention"),
+                          (cohorts, "chart_revenue_retention")):
+        assert metadata[key].value.startswith("![") and "data:image/png;base64," in metadata[key].value
+        assert "chart_error" not in metadata
+
+
+# ------------------------------------------------------------------------------------------ in the browser
+
+CHROMIUM = find_chromium()
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs Debian's "
+                                                              "chromium through .ci/run)")
+
+
+@pytest.fixture(scope="module")
+def page(built):
+    with Browser.launch(CHROMIUM) as browser:
+        opened = browser.open(built[0].dated.as_uri(), width=1280, height=900)
+        opened.wait_for("window.revenueReport !== undefined")
+        yield opened
+
+
+@needs_chromium
+def test_page_renders_without_console_errors_or_network(page):
+    assert page.errors == []
+    assert all(url.startswith(("file:", "data:", "about:")) for url in page.requests), page.requests
+    # Every chart was drawn: 8 bars in the bridge, both heatmaps, the simulator's two lines.
+    assert page.evaluate("document.querySelectorAll('#chart-bridge svg rect').length") == 8
+    for chart in ("chart-movements", "chart-mrr", "chart-nrr", "chart-churn", "chart-sim"):
+        assert page.evaluate(f"document.querySelector('#{chart} svg') !== null"), chart
+    assert page.evaluate("document.querySelectorAll('table.heatmap').length") == 2
+    assert page.evaluate("document.querySelectorAll('#chart-sim svg polyline').length") == 2
+
+
+@needs_chromium
+def test_kpis_in_the_page_match_the_warehouse(page, built):
+    _, _, (latest, _) = built
+    shown = page.evaluate("""Array.from(document.querySelectorAll('[data-kpi]')).map(card => ({
+        key: card.dataset.kpi, value: card.dataset.value,
+        text: card.querySelector('.kpi-value').textContent}))""")
+    assert [card["key"] for card in shown] == [k for k, *_ in report.KPIS]
+    for card in shown:
+        key, kind = card["key"], next(kind for k, _, kind, _ in report.KPIS if k == card["key"])
+        expected = latest[key]
+        assert card["text"] == report.format_value(expected, kind), key
+        if expected is not None:
+            assert Decimal(card["value"]) == expected, key
+    mrr_text = next(card["text"] for card in shown if card["key"] == "mrr")
+    assert mrr_text == f"${Decimal(latest['mrr']).quantize(Decimal('1'), rounding='ROUND_HALF_UP'):,}"
+
+
+JS_CASES = [
+    dict(price=100, new_customers=10, churn=0.03, expansion=0.01, horizon=36, starting_mrr=50_000, one_time_multiple=12),
+    dict(price=100, new_customers=0, churn=0, expansion=0, horizon=24, starting_mrr=50_000, one_time_multiple=1),
+    dict(price=49.5, new_customers=7, churn=0.9, expansion=0.0, horizon=60, starting_mrr=0, one_time_multiple=1),
+    dict(price=1788.5, new_customers=13, churn=0.010983, expansion=0.028677, horizon=13, starting_mrr=296_891.37,
+         one_time_multiple=24),
+]
+
+
+@needs_chromium
+@pytest.mark.parametrize("case", JS_CASES, ids=range(len(JS_CASES)))
+def test_the_page_projection_is_the_python_projection(page, case):
+    in_page = page.evaluate(f"window.revenueReport.project({json.dumps(case)})")
+    in_python = project(Assumptions(**case)).as_dict()
+    for model in ("subscription", "one_time"):
+        for key, expected in in_python[model].items():
+            actual = in_page[model][key]
+            if isinstance(expected, list):
+                assert len(actual) == len(expected)
+                assert all(math.isclose(a, e, rel_tol=1e-12, abs_tol=1e-9) for a, e in zip(actual, expected, strict=True)), (model, key)
+            else:
+                assert math.isclose(actual, expected, rel_tol=1e-12, abs_tol=1e-9), (model, key)
+
+
+@needs_chromium
+def test_moving_a_slider_recomputes_the_projection(page, built):
+    defaults = built[1]["simulator"]
+    start = page.evaluate("document.getElementById('sim-mrr').textContent")
+    expected = project(Assumptions(**{k: defaults[k] for k in ("price", "new_customers", "churn", "expansion",
+                                                                 "horizon", "starting_mrr", "one_time_multiple")}))
+    assert start == page.evaluate(f"new Intl.NumberFormat('en-US', {{style: 'currency', currency: 'USD', "
+                                  f"maximumFractionDigits: 0}}).format({expected.subscription.mrr_at_horizon})")
+    before_chart = page.evaluate("document.querySelector('#chart-sim svg polyline').getAttribute('points')")
+
+    def move(slider: str, value: float) -> None:
+        page.evaluate(f"""(() => {{ const input = document.getElementById('{slider}');
+            input.value = '{value}'; input.dispatchEvent(new Event('input', {{bubbles: true}})); }})()""")
+
+    move("sim-new", page.evaluate("document.getElementById('sim-new').max"))
+    more_customers = page.evaluate("document.getElementById('sim-mrr').textContent")
+    assert more_customers != start
+    assert _dollars(more_customers) > _dollars(start)
+    assert page.evaluate("document.querySelector('#chart-sim svg polyline').getAttribute('points')") != before_chart
+
+    # Churn above expansion: NRR below 100%, and the reading says so.
+    move("sim-expansion", 0.5)
+    move("sim-churn", 5)
+    assert page.evaluate("window.revenueReport.state.churn") == pytest.approx(0.05)
+    assert page.evaluate("document.getElementById('sim-nrr').textContent") == f"{0.955**12 * 100:.1f}%"
+    assert "NRR below 100%" in page.evaluate("document.getElementById('sim-reading').textContent")
+    move("sim-expansion", 8)
+    assert "NRR above 100%: revenue grows even after churn" in page.evaluate(
+        "document.getElementById('sim-reading').textContent")
+
+    # The toggle: one-time sales have no NRR beyond what is left of the old subscriptions.
+    page.evaluate("document.getElementById('sim-model-one-time').click()")
+    assert page.evaluate("window.revenueReport.state.model") == "one_time"
+    assert page.evaluate("document.getElementById('sim-nrr').textContent") == f"{0.95**12 * 100:.1f}%"
+    assert page.evaluate("document.getElementById('sim-reading').textContent").startswith("One-time sales")
+    assert page.errors == []
+
+    page.evaluate("document.getElementById('sim-reset').click()")
+    assert page.evaluate("document.getElementById('sim-mrr').textContent") == start
+
+
+@needs_chromium
+def test_screenshot_for_review(page):
+    page.evaluate("document.getElementById('sim-reset').click()")
+    path = page.screenshot(SCREENSHOT)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert page.errors == []
+
+
+def _dollars(text: str) -> float:
+    return float(text.replace("$", "").replace(",", ""))
