@@ -358,3 +358,17 @@ def test_money_in_sentences():
 
 def test_seat_counts_in_sentences():
     assert [sales._seats(v) for v in (46.0, 4.6, 4.98, 23.25, 850.4, 1062.0)] == ["46", "4.6", "5", "23.3", "850", "1,062"]
+
+
+def test_no_active_account_gives_empty_typed_lists_and_a_header_only_file(tmp_path):
+    landing = Landing(tmp_path / "landing")
+    landing.add(account("T", on="2025-05-30"), trial("T", on="2025-06-01", plan="growth"),
+                *daily("T", "active_seats", 0, 48, first=CURRENT_START))
+    con, lists = build_lists(landing)
+    assert (lists.upsell.height, lists.churn_risk.height) == (0, 0)
+    assert con.sql(f"select count(*) from {sales.UPSELL_TABLE}").fetchall() == [(0,)]
+    assert dict(con.sql(f"describe {sales.CHURN_RISK_TABLE}").fetchall()[i][:2] for i in range(3)) == {
+        "account_id": "VARCHAR", "as_of": "TIMESTAMP", "mrr": "DECIMAL(18,2)"}
+    assert sales.list_violations(con) == {}
+    _, latest = sales.write_follow_up_csv(sales.follow_up_frame(lists.upsell, lists.churn_risk), tmp_path / "out", LATEST)
+    assert latest.read_text().strip() == ",".join(sales.FOLLOW_UP_COLUMNS)
