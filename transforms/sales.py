@@ -233,7 +233,7 @@ def _ramp(strength: pl.Expr, start: float, full: float) -> pl.Expr:
     return ((strength - start) / (full - start)).clip(0.0, 1.0)
 
 
-def metric_comparisons(usage: pl.DataFrame, plan_seats: pl.DataFrame, previous_window_start: date) -> pl.DataFrame:
+def metric_comparisons(usage: pl.DataFrame, plan_seats: pl.DataFrame) -> pl.DataFrame:
     """One row per account and metric: the figures compared (sums; daily means for level metrics), their
     ratio, and whether the metric grew >= 1.5x or dropped >= 50%.
 
@@ -248,12 +248,11 @@ def metric_comparisons(usage: pl.DataFrame, plan_seats: pl.DataFrame, previous_w
         .with_columns(
             current=pl.when(level).then(pl.col("current_daily_mean").fill_null(0.0)).otherwise(pl.col("current_total")),
             previous=pl.when(level).then(pl.col("previous_daily_mean").fill_null(0.0)).otherwise(pl.col("previous_total")),
-            full_history=pl.col("customer_since").is_not_null()
-            & (pl.col("customer_since") <= pl.lit(datetime.combine(previous_window_start, datetime.min.time()))),
+            full_history=pl.col("customer_since") <= pl.col("previous_window_start").cast(pl.Datetime("us")),
         )
         .with_columns(
             ratio=pl.when(pl.col("previous") > 0).then(pl.col("current") / pl.col("previous")),
-            grew=(pl.col("previous") > 0) & pl.col("full_history") & _at_least(pl.col("current"), pl.col("previous"), GROWTH),
+            grew=(pl.col("previous") > 0) & pl.col("full_history").fill_null(False) & _at_least(pl.col("current"), pl.col("previous"), GROWTH),
             dropped=(pl.col("previous") > 0) & _at_most(pl.col("current"), pl.col("previous"), DROP),
         )
         .select("account_id", "metric", "current", "previous", "ratio", "grew", "dropped",
@@ -279,7 +278,7 @@ def next_plans(plans: pl.DataFrame) -> pl.DataFrame:
     upgrades = (
         plans.select("plan_id", "tier_rank")
         .join(plans.select(next_plan_id="plan_id", next_tier_rank="tier_rank", next_plan_name="plan_name",
-                           next_list_price="list_price_monthly", next_seat_limit="seat_limit"), how="cross")
+                           next_list_price="list_price_monthly"), how="cross")
         .filter(pl.col("next_tier_rank") > pl.col("tier_rank"))
         .sort("plan_id", "next_tier_rank", "next_list_price", "next_plan_id")
         .group_by("plan_id", maintain_order=True)
@@ -290,10 +289,7 @@ def next_plans(plans: pl.DataFrame) -> pl.DataFrame:
 
 def account_signals(inputs: SalesInputs) -> pl.DataFrame:
     """One row per active account with every feature, both signal sets and both scores (before exclusions)."""
-    latest_day = inputs.latest_data_day
-    previous_window_start = date.fromordinal(latest_day.toordinal() - 59)
-    comparisons = metric_comparisons(inputs.usage, inputs.plan_seats, previous_window_start)
-    features = usage_features(comparisons)
+    features = usage_features(metric_comparisons(inputs.usage, inputs.plan_seats))
 
     failures = inputs.payment_failures.group_by("account_id").agg(
         unpaid_failed_payments=pl.len().cast(pl.Int32),

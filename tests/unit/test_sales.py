@@ -296,10 +296,10 @@ def test_reason_counts_and_top_accounts(morning):
 def comparison(current: float, previous: float, metric: str = "api_calls", since: str = "2025-01-01") -> dict:
     usage_windows = pl.DataFrame({
         "account_id": ["A"], "metric": [metric], "current_total": [current], "current_daily_mean": [current],
-        "previous_total": [previous], "previous_daily_mean": [previous],
+        "previous_total": [previous], "previous_daily_mean": [previous], "previous_window_start": [FIRST_DAY],
     })
     seats = pl.DataFrame({"account_id": ["A"], "customer_since": [datetime.fromisoformat(since)]})
-    return sales.metric_comparisons(usage_windows, seats, FIRST_DAY).row(0, named=True)
+    return sales.metric_comparisons(usage_windows, seats).row(0, named=True)
 
 
 @pytest.mark.parametrize(("current", "previous", "grew", "dropped"), [
