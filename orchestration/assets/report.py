@@ -74,7 +74,17 @@ def with_charts(model_name: str, hook: MetadataHook | None = None) -> MetadataHo
     return lambda con: {**hook(con), **chart(con)}
 
 
-@dg.asset(key=REVENUE_REPORT, group_name=GROUP, deps=REPORT_INPUTS, kinds={"html"}, pool=WAREHOUSE_POOL)
+@dg.asset(
+    key=REVENUE_REPORT,
+    group_name=GROUP,
+    deps=REPORT_INPUTS,
+    kinds={"html"},
+    pool=WAREHOUSE_POOL,  # reads the warehouse: never while another run writes it
+    # Like the serving file: follow the marts, but never report numbers a blocking check rejected.
+    automation_condition=(
+        dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    ),
+)
 def revenue_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """The revenue report for finance and sales: one self-contained HTML file that works offline, with the
     latest month's KPIs, the MRR waterfall and trend, cohort heatmaps, the customer funnel, the top upsell
