@@ -4,9 +4,11 @@ match the warehouse, sliders that recompute, the page's JS projection equal to t
 
 A screenshot of the page is written to data/reports/report_screenshot.png for review."""
 
+import fcntl
 import json
 import math
 import re
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from orchestration.assets.report import CHART_HOOKS, revenue_report
 from orchestration.resources import Warehouse
 from orchestration.settings import REPO_ROOT
 from tests.support.browser import Browser, find_chromium
-from tests.support.story import build, build_metrics, rows
+from tests.support.story import Landing, account, build, build_metrics, rows, starts, trial
 from transforms import report, sales
 from transforms.simulator import Assumptions, project
 from transforms.sql_models import connect, run_model
@@ -29,17 +31,32 @@ SCREENSHOT = REPO_ROOT / "data" / "reports" / "report_screenshot.png"
 
 
 @pytest.fixture(scope="module")
-def warehouse_file(tmp_path_factory) -> Path:
-    """A warehouse file with every mart the report reads, built from generated events (closed afterwards)."""
-    root = tmp_path_factory.mktemp("report")
-    generator.generate(root / "landing", accounts=120, months=15, seed=11, progress=False)
+def warehouse_file(request, tmp_path_factory) -> Path:
+    """A warehouse file with every mart the report reads, built from generated events. Under xdist the
+    workers share one (built once, under a lock) and only open it read-only; tests that write copy it."""
+    worker = getattr(request.config, "workerinput", None)
+    root = tmp_path_factory.getbasetemp().parent / "report-warehouse" if worker else tmp_path_factory.mktemp("report")
+    root.mkdir(exist_ok=True)
     path = root / "warehouse.duckdb"
-    con = build_metrics(build(root / "landing", path))
-    for model in sales.SALES_MODELS:
-        run_model(con, model)
-    sales.write_marts(con, sales.follow_up_lists(sales.read_inputs(con)))
-    con.close()
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "built").exists():
+            generator.generate(root / "landing", accounts=120, months=15, seed=11, progress=False)
+            con = build_metrics(build(root / "landing", path))
+            for model in sales.SALES_MODELS:
+                run_model(con, model)
+            sales.write_marts(con, sales.follow_up_lists(sales.read_inputs(con)))
+            con.close()
+            (root / "built").touch()
     return path
+
+
+def writable_warehouse(warehouse_file: Path, tmp_path: Path) -> Warehouse:
+    """A Warehouse resource on a private copy (Dagster opens it for writing)."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(warehouse_file, copy)
+    return Warehouse(path=str(copy), landing_dir=str(tmp_path), serving_path=str(tmp_path / "serving.duckdb"),
+                     exports_dir=str(tmp_path / "exports"), reports_dir=str(tmp_path / "reports"))
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +154,7 @@ def test_sales_lists_are_the_top_of_each_mart(built):
 # ------------------------------------------------------------------------------------------ Dagster
 
 def test_report_asset_writes_the_files_and_links_them(warehouse_file, tmp_path):
-    resource = Warehouse(path=str(warehouse_file), landing_dir=str(tmp_path), serving_path=str(tmp_path / "s.duckdb"),
-                         exports_dir=str(tmp_path / "exports"), reports_dir=str(tmp_path / "reports"))
+    resource = writable_warehouse(warehouse_file, tmp_path)
     result = dg.materialize([revenue_report], resources={"warehouse": resource})
     assert result.success
     metadata = result.asset_materializations_for_node("reports__revenue_report")[0].metadata
@@ -156,8 +172,7 @@ def test_report_asset_writes_the_files_and_links_them(warehouse_file, tmp_path):
 
 
 def test_waterfall_asset_attaches_its_charts(warehouse_file, tmp_path):
-    resource = Warehouse(path=str(warehouse_file), landing_dir=str(tmp_path), serving_path=str(tmp_path / "s.duckdb"),
-                         exports_dir=str(tmp_path / "exports"), reports_dir=str(tmp_path / "reports"))
+    resource = writable_warehouse(warehouse_file, tmp_path)
     waterfall = sql_model_asset("marts/mrr_waterfall", "mrr", metadata_hook=CHART_HOOKS["marts/mrr_waterfall"])
     result = dg.materialize([waterfall], resources={"warehouse": resource})
     metadata = result.asset_materializations_for_node("marts__mrr_waterfall")[0].metadata
@@ -170,8 +185,7 @@ def test_waterfall_asset_attaches_its_charts(warehouse_file, tmp_path):
 def test_metrics_and_cohort_assets_attach_their_charts(warehouse_file, tmp_path):
     from orchestration.assets.metrics import metrics_models
 
-    resource = Warehouse(path=str(warehouse_file), landing_dir=str(tmp_path), serving_path=str(tmp_path / "s.duckdb"),
-                         exports_dir=str(tmp_path / "exports"), reports_dir=str(tmp_path / "reports"))
+    resource = writable_warehouse(warehouse_file, tmp_path)
     wanted = {dg.AssetKey(["marts", "saas_metrics_monthly"]), dg.AssetKey(["marts", "cohort_retention"])}
     selected = [a for a in metrics_models if a.key in wanted]
     assert len(selected) == 2
@@ -193,11 +207,16 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not in
 
 
 @pytest.fixture(scope="module")
-def page(built):
-    with Browser.launch(CHROMIUM) as browser:
-        opened = browser.open(built[0].dated.as_uri(), width=1280, height=900)
-        opened.wait_for("window.revenueReport !== undefined")
-        yield opened
+def browser():
+    with Browser.launch(CHROMIUM) as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def page(browser, built):
+    opened = browser.open(built[0].dated.as_uri(), width=1280, height=900)
+    opened.wait_for("window.revenueReport !== undefined")
+    return opened
 
 
 @needs_chromium
@@ -304,3 +323,19 @@ def test_screenshot_for_review(page):
 
 def _dollars(text: str) -> float:
     return float(text.replace("$", "").replace(",", ""))
+
+
+@needs_chromium
+def test_a_one_month_warehouse_without_sales_lists_still_renders(browser, tmp_path):
+    # The first day of a new customer base: one month, one account, no sales marts yet.
+    landing = Landing(tmp_path / "landing")
+    landing.add(account("A", on="2025-01-02"), trial("A", on="2025-01-03"), starts("A", seats=3, price=20, on="2025-01-10"))
+    con = build_metrics(build(landing))
+    files, data = report.build_report(con, tmp_path / "reports")
+    page_text = files.dated.read_text()
+    assert "The upsell list was not built in this run." in page_text
+    assert data["kpis"][0]["text"] == "$60.00" and data["kpis"][0]["change_text"] == "no previous month"
+    opened = browser.open(files.dated.as_uri())
+    opened.wait_for("window.revenueReport !== undefined")
+    assert opened.evaluate("document.getElementById('sim-mrr').textContent") != ""
+    assert opened.errors == []
