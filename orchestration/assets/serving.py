@@ -41,7 +41,7 @@ def serving_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
     )
     def serving_marts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
-            publication = serving.publish_marts(con, warehouse.serving_path, run_id=context.run_id)
+            publication = serving.publish_marts(con, warehouse.serving_path, run_id=context.run.run_id)
         context.log.info(
             f"published {len(publication.tables)} marts tables to {publication.serving_path} "
             f"({publication.file_bytes / 1e6:.1f} MB)"
