@@ -86,8 +86,10 @@ select
     discount_pct,
     case
         when status = 'active' and unit_price is not null and quantity is not null and currency is not null
+        -- widened first: DECIMAL(18,6) x seats x DECIMAL(9,4) keeps 18 digits and overflows for a
+        -- 1,000-seat yearly subscription (1,320,000 x 85.0000 needs 19)
         then (
-            unit_price * quantity * (100 - discount_pct)
+            unit_price::decimal(38, 6) * quantity * (100 - discount_pct)
             * case billing_interval when 'month' then 12 when 'quarter' then 4 when 'year' then 1 end
             * 0.01
         )::decimal(38, 12)
