@@ -6,7 +6,7 @@ The simulation keeps one row per account in numpy arrays (status, plan, seats, p
 usage levels, ...) and advances all accounts one month at a time: every decision is a vectorized draw
 over the account arrays, never a Python loop per account or per event. Each month's events are rendered
 to JSON lines with Polars string expressions and written as one file per stream per UTC day, so memory
-holds a single month (a single day of usage) whatever the number of months.
+holds one month of subscription and billing events and at most ~1M usage rows, whatever the size.
 
 Determinism: the same arguments give byte-identical files. Lifecycle, usage, rendering and reference
 data draw from separate PCG64 streams spawned from the seed, so `--usage-granularity` changes only the
