@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.settings import REPO_ROOT, Settings
@@ -35,7 +34,6 @@ def test_definitions_load_with_groups_and_descriptions(tmp_path):
     assert all(c.description for c in schema.columns)
 
 
-@pytest.mark.skipif(not SAMPLE.is_dir(), reason="committed sample missing")
 def test_full_materialization_on_the_committed_sample(tmp_path):
     settings = settings_for(tmp_path)
     defs = build_definitions(settings)
