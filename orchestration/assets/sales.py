@@ -7,6 +7,7 @@ DuckDB models reduce usage, failed payments and scheduled cancellations to a few
 import dagster as dg
 
 from orchestration.assets.factory import sql_model_asset, table_key
+from orchestration.automation import follows_inputs
 from orchestration.metadata import table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
@@ -36,9 +37,11 @@ def _declared_schema(columns: list[sales.Column]) -> dg.TableSchema:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(UPSELL, group_name=GROUP, deps=_LIST_INPUTS, kinds={"duckdb", "polars"},
+                     automation_condition=follows_inputs(),
                      description=sales.UPSELL_DESCRIPTION,
                      metadata={"dagster/column_schema": _declared_schema(sales.UPSELL_COLUMNS)}),
         dg.AssetSpec(CHURN_RISK, group_name=GROUP, deps=_LIST_INPUTS, kinds={"duckdb", "polars"},
+                     automation_condition=follows_inputs(),
                      description=sales.CHURN_RISK_DESCRIPTION,
                      metadata={"dagster/column_schema": _declared_schema(sales.CHURN_RISK_COLUMNS)}),
     ],
@@ -78,7 +81,9 @@ def sales_follow_up_lists(context: dg.AssetExecutionContext, warehouse: Warehous
     )
 
 
-@dg.asset(key=FOLLOW_UP_EXPORT, group_name=GROUP, deps=[UPSELL, CHURN_RISK], kinds={"csv"}, pool=WAREHOUSE_POOL)
+@dg.asset(key=FOLLOW_UP_EXPORT, group_name=GROUP, deps=[UPSELL, CHURN_RISK], kinds={"csv"}, pool=WAREHOUSE_POOL,
+          # a list that failed its checks never reaches the CRM
+          automation_condition=follows_inputs() & dg.AutomationCondition.all_deps_blocking_checks_passed())
 def follow_up_export(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """The CRM follow-up file: both lists by score with a sentence per account, written to the exports folder
     as follow_up_<latest data day>.csv and follow_up_latest.csv (each replaced atomically)."""
