@@ -87,7 +87,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         )"""
     )
     con.execute(
-        f"""create table if not exists raw.plans (
+        """create table if not exists raw.plans (
             plan_id varchar, plan_name varchar, tier_rank integer, seat_limit bigint,
             api_call_limit bigint, list_price_monthly decimal(18, 6), source_file varchar, ingested_at timestamp
         )"""
@@ -279,14 +279,14 @@ def load_stream(
     say(f"{stream}: reading {len(files)} new file(s) in {len(chunks)} chunk(s)")
     for number, chunk in enumerate(chunks, start=1):
         try:
-            # Reading happens before the transaction: an unreadable file is set aside, not a rollback.
-            readable = _stage_lines(con, landing_dir, chunk, report)
+            # Reading and validating happen before the transaction (into temp tables): an unreadable
+            # file is set aside, not a rollback.
+            readable = _read_and_validate(con, stream, landing_dir, chunk, report)
             if readable:
                 con.execute("begin transaction")
                 try:
-                    _validate(con, stream)
                     _deduplicate(con, stream)
-                    _publish(con, stream, report, readable)
+                    _publish(con, stream, report, readable, landing_dir)
                     con.execute("commit")
                 except BaseException:
                     con.execute("rollback")
@@ -317,76 +317,72 @@ def _chunks(landing_dir: Path, files: list[str], chunk_bytes: int) -> list[list[
 
 
 def _drop_work_tables(con) -> None:
-    for table in ("landed_lines", "validated_events", "suspect_events"):
+    for table in ("landed_lines", "validated_events", "suspect_events", "conflicting_lines"):
         con.execute(f"drop table if exists {table}")
 
 
 def _line_reader(paths: list[str]) -> str:
-    """SQL reading JSONL files as one text column, one row per physical line, blank lines kept as NULL."""
+    """SQL reading JSONL files as one text column, one row per physical line, blank lines kept as NULL.
+
+    The reader's `file_index` column is the position of a row's file in `paths`."""
     listing = ", ".join(_sql_string(p) for p in paths)
     # \x01 cannot occur in valid JSON text, so each line stays one column; quotes are not CSV quotes here.
     return (
         f"read_csv([{listing}], columns = {{'raw': 'VARCHAR'}}, header = false, delim = '\x01', quote = '', "
-        "escape = '', auto_detect = false, strict_mode = false, null_padding = true, filename = true)"
+        "escape = '', auto_detect = false, strict_mode = false, null_padding = true)"
     )
 
 
-def _stage_lines(con, landing_dir: Path, files: list[str], report: LoadReport) -> list[str]:
-    """Read every file into temp table landed_lines(source_file, line_number, raw); set aside unreadable ones."""
+def _json_lines(files: list[str], absolute: dict[str, str]) -> str:
+    """SQL for (source_file, line_number, raw) of every physical line of the JSON files, read in one pass."""
+    names = ", ".join(f"({i}::ubigint, {_sql_string(f)})" for i, f in enumerate(files))
+    # DuckDB keeps a scan's rows in file order (preserve_insertion_order), so a running row number
+    # minus each file's first one is the line number within the file. Partitioning by the reader's
+    # integer file_index (not the file name) keeps the window cheap.
+    return f"""
+        select file_names.source_file, numbered.line_number, numbered.raw
+        from (
+            select file_index, global_row - min(global_row) over (partition by file_index) + 1 as line_number, raw
+            from (select file_index, raw, row_number() over () as global_row
+                  from {_line_reader([absolute[f] for f in files])})
+        ) as numbered
+        join (values {names}) as file_names(file_index, source_file)
+            on file_names.file_index = numbered.file_index
+    """
+
+
+def _read_and_validate(con, stream: str, landing_dir: Path, files: list[str], report: LoadReport) -> list[str]:
+    """Read the chunk's files and validate every line into temp table validated_events; returns the files
+    read. A file DuckDB cannot read at all (corrupt gzip, broken parquet) is set aside in
+    `report.unreadable_files`, so the load never half-reads a file."""
     absolute = {f: str(landing_dir / f) for f in files}
-    readable: list[str] = []
-    for f in files:
-        if not f.lower().endswith(JSON_SUFFIXES + TABULAR_SUFFIXES):
-            continue
-        readable.append(f)
-    # Find files DuckDB cannot read at all (corrupt gzip, broken parquet) before the load starts,
-    # so the load itself never half-reads a file.
-    json_files = [f for f in readable if f.lower().endswith(JSON_SUFFIXES)]
-    tabular_files = [f for f in readable if f.lower().endswith(TABULAR_SUFFIXES)]
+    json_files = [f for f in files if f.lower().endswith(JSON_SUFFIXES)]
+    tabular_files = [f for f in files if f.lower().endswith(TABULAR_SUFFIXES)]
+    # Parquet and CSV rows become JSON text first, so they are validated exactly like JSON lines.
     con.execute("drop table if exists landed_lines")
     con.execute("create temp table landed_lines (source_file varchar, line_number bigint, raw varchar)")
-    if json_files:
-        try:
-            _insert_json_lines(con, json_files, absolute)
-        except duckdb.Error:
-            con.execute("delete from landed_lines")
-            good = []
-            for f in json_files:
-                try:
-                    con.sql(f"select count(*) from {_line_reader([absolute[f]])}").fetchall()
-                    good.append(f)
-                except duckdb.Error as exc:
-                    report.unreadable_files[f] = _first_line(exc)
-            if good:
-                _insert_json_lines(con, good, absolute)
     for f in tabular_files:
         try:
             _insert_tabular_rows(con, f, absolute[f])
         except duckdb.Error as exc:
             con.execute("delete from landed_lines where source_file = ?", [f])
             report.unreadable_files[f] = _first_line(exc)
-    for f, error in report.unreadable_files.items():
-        log.error("cannot read %s: %s (nothing loaded from it; it will be retried next run)", f, error)
-    return [f for f in readable if f not in report.unreadable_files]
-
-
-def _insert_json_lines(con, files: list[str], absolute: dict[str, str]) -> None:
-    by_absolute = {absolute[f]: f for f in files}
-    mapping = ", ".join(f"({_sql_string(a)}, {_sql_string(r)})" for a, r in by_absolute.items())
-    # DuckDB keeps a scan's rows in file order (preserve_insertion_order), so a running row number
-    # minus each file's first one is the line number within the file.
-    con.execute(
-        f"""
-        insert into landed_lines
-        with file_names(absolute_path, source_file) as (values {mapping}),
-        lines as (
-            select filename, raw, row_number() over () as global_row
-            from {_line_reader(list(by_absolute))}
-        )
-        select n.source_file, global_row - min(global_row) over (partition by filename) + 1, raw
-        from lines join file_names n on n.absolute_path = lines.filename
-        """
-    )
+    try:
+        _validate(con, stream, json_files, absolute)
+    except duckdb.Error:
+        good = []
+        for f in json_files:
+            try:
+                con.sql(f"select count(*) from {_line_reader([absolute[f]])}").fetchall()
+                good.append(f)
+            except duckdb.Error as exc:
+                report.unreadable_files[f] = _first_line(exc)
+        _validate(con, stream, good, absolute)  # a failure that is not a file's fails the load
+    for f in files:
+        if f in report.unreadable_files:
+            log.error("cannot read %s: %s (nothing loaded from it; it will be retried next run)", f,
+                      report.unreadable_files[f])
+    return [f for f in files if f not in report.unreadable_files]
 
 
 def _insert_tabular_rows(con, relative: str, absolute: str) -> None:
@@ -409,8 +405,9 @@ def _field_text(position: int) -> str:
     return f"nullif(trim(field_texts[{position}]), '')"
 
 
-def _validate(con, stream: str) -> None:
-    """landed_lines -> validated_events: typed fields plus the first reason a row is unusable."""
+def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str]) -> None:
+    """Lines of the JSON files and of landed_lines -> validated_events: typed fields plus the first reason
+    a row is unusable (its detail and raw text kept only for those rows)."""
     fields = stream_fields(stream)
     required = REQUIRED_FIELDS[stream]
     known_currencies = f"(select currency from raw.fx_rates union select '{REPORTING_CURRENCY}')"
@@ -449,21 +446,32 @@ def _validate(con, stream: str) -> None:
                            f"'no FX rate for currency ' || {f.name}"))
     reason = "case " + " ".join(f"when {c} then '{r}'" for c, r, _ in checks) + " end"
     detail = "case " + " ".join(f"when {c} then {d}" for c, _, d in checks) + " end"
+    sources = ["select source_file, line_number, raw from landed_lines"]
+    if json_files:
+        sources.insert(0, _json_lines(json_files, absolute))
+    con.execute("drop table if exists validated_events")
     con.execute(
         f"""
         create temp table validated_events as
-        with parsed as (
-            -- one JSON parse per line: every field's text at once
-            select source_file, line_number,
-                   case when starts_with(ltrim(raw), '{{') and json_valid(raw)
+        with lines as ({" union all ".join(sources)}),
+        parsed as (
+            -- one JSON parse per line: every field's text at once. The starts_with tests come first
+            -- so that the copies ltrim and trim make are only paid for the odd line.
+            select source_file, line_number, raw,
+                   case when (case when starts_with(raw, '{{') then true else starts_with(ltrim(raw), '{{') end)
+                             and json_valid(raw)
                         then json_extract_string(raw, [{paths}]) end as field_texts
-            from landed_lines
-            where trim(coalesce(raw, '')) <> ''  -- blank lines carry no event
+            from lines
+            where raw is not null and (starts_with(raw, '{{') or trim(raw) <> '')  -- blank lines carry no event
         ),
-        texts as (select source_file, line_number, field_texts, {texts} from parsed),
-        typed as (select *, {typed} from texts)
-        select source_file, line_number, {", ".join(f.name for f in fields)}, {reason} as reason, {detail} as detail
-        from typed
+        texts as (select source_file, line_number, raw, field_texts, {texts} from parsed),
+        typed as (select *, {typed} from texts),
+        judged as (select *, {reason} as reason from typed)
+        select source_file, line_number, {", ".join(f.name for f in fields)}, reason,
+               -- the detail repeats the checks, so it is worked out for rejected rows only
+               case when reason is not null then {detail} end as detail,
+               case when reason is not null then raw end as raw
+        from judged
         """
     )
 
@@ -567,44 +575,58 @@ def _deduplicate(con, stream: str) -> None:
     )
 
 
-def _publish(con, stream: str, report: LoadReport, files: list[str]) -> None:
+def _publish(con, stream: str, report: LoadReport, files: list[str], landing_dir: Path) -> None:
     names = [f.name for f in stream_fields(stream)]
     now = _now()
     columns = ", ".join(names)
+    skipped = con.sql(
+        "select count(*) from suspect_events where is_repeat or duplicate_reason is not null"
+    ).fetchall()[0][0]
+    # Usually nothing is a re-delivery: then every valid row goes in without an anti-join.
+    not_skipped = (
+        """and not exists (select 1 from suspect_events s
+                           where s.source_file = v.source_file and s.line_number = v.line_number
+                             and (s.is_repeat or s.duplicate_reason is not null))"""
+        if skipped else ""
+    )
     con.execute(
         f"""
         insert into raw.{stream} ({columns}, source_file, line_number, ingested_at)
         select {columns}, source_file, line_number, ?::timestamp
         from validated_events v
-        where reason is null
-          and not exists (select 1 from suspect_events s
-                          where s.source_file = v.source_file and s.line_number = v.line_number
-                            and (s.is_repeat or s.duplicate_reason is not null))
+        where reason is null {not_skipped}
         """,
         [now],
     )
     con.execute(
-        """
-        insert into raw.quarantine
-        select source_file, line_number, l.raw, reason, detail, ?, ?::timestamp
-        from validated_events v join landed_lines l using (source_file, line_number)
-        where reason is not null
-        union all
-        select source_file, line_number, l.raw, duplicate_reason,
-               'event_id ' || event_id || ' was already delivered with a different payload', ?, ?::timestamp
-        from suspect_events s
-        join validated_events v using (source_file, line_number)
-        join landed_lines l using (source_file, line_number)
-        where s.duplicate_reason is not null
-        """,
-        [stream, now, stream, now],
+        "insert into raw.quarantine select source_file, line_number, raw, reason, detail, ?, ?::timestamp "
+        "from validated_events where reason is not null",
+        [stream, now],
     )
+    conflicts = con.sql("select count(*) from suspect_events where duplicate_reason is not null").fetchall()[0][0]
+    if conflicts:
+        _stage_conflicting_lines(con, landing_dir)
+        con.execute(
+            """
+            insert into raw.quarantine
+            select s.source_file, s.line_number, l.raw, s.duplicate_reason,
+                   'event_id ' || v.event_id || ' was already delivered with a different payload', ?, ?::timestamp
+            from suspect_events s
+            join validated_events v using (source_file, line_number)
+            join conflicting_lines l using (source_file, line_number)
+            where s.duplicate_reason is not null
+            """,
+            [stream, now],
+        )
+    # One row per file into raw.loaded_files, straight from the chunk's tables (a daily backfill has
+    # thousands of files: one statement, not one insert each).
     per_file = con.execute(
-        f"""
-        with lines as (select source_file, count(*) as rows_read from landed_lines
-                       where trim(coalesce(raw, '')) <> '' group by all),
-        outcome as (
+        """
+        insert into raw.loaded_files
+        with outcome as (
+            -- validated_events holds every non-blank line: what a file delivered
             select source_file,
+                   count(*) as rows_read,
                    count(*) filter (where reason is null) as valid,
                    count(*) filter (where reason is not null) as quarantined_invalid
             from validated_events group by all
@@ -615,24 +637,22 @@ def _publish(con, stream: str, report: LoadReport, files: list[str]) -> None:
                    count(*) filter (where duplicate_reason is not null) as conflicts
             from suspect_events group by all
         )
-        select f.source_file, coalesce(l.rows_read, 0),
+        select f.source_file, ?, coalesce(o.rows_read, 0),
                coalesce(o.valid, 0) - coalesce(a.duplicates, 0) - coalesce(a.conflicts, 0),
                coalesce(a.duplicates, 0),
-               coalesce(o.quarantined_invalid, 0) + coalesce(a.conflicts, 0)
+               coalesce(o.quarantined_invalid, 0) + coalesce(a.conflicts, 0),
+               ?::timestamp
         from (select unnest(?::varchar[]) as source_file) f
-        left join lines l using (source_file)
         left join outcome o using (source_file)
         left join repeats a using (source_file)
+        order by f.source_file
+        returning rows_read, rows_loaded, rows_duplicate
         """,
-        [files],
+        [stream, now, files],
     ).fetchall()
-    con.executemany(
-        "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?::timestamp)",
-        [(f, stream, read, loaded, dup, quarantined, now) for f, read, loaded, dup, quarantined in per_file],
-    )
-    report.rows_read += sum(r[1] for r in per_file)
-    report.rows_loaded += sum(r[2] for r in per_file)
-    report.rows_duplicate += sum(r[3] for r in per_file)
+    report.rows_read += sum(r[0] for r in per_file)
+    report.rows_loaded += sum(r[1] for r in per_file)
+    report.rows_duplicate += sum(r[2] for r in per_file)
     quarantined = dict(
         con.execute(
             """
@@ -645,6 +665,26 @@ def _publish(con, stream: str, report: LoadReport, files: list[str]) -> None:
     )
     for reason, count in quarantined.items():
         report.quarantined_by_reason[reason] = report.quarantined_by_reason.get(reason, 0) + count
+
+
+def _stage_conflicting_lines(con, landing_dir: Path) -> None:
+    """conflicting_lines(source_file, line_number, raw): the text of the lines quarantined as conflicting
+    duplicates (valid rows keep no text in validated_events, so their files are read again; rare)."""
+    wanted = [r[0] for r in con.sql(
+        "select distinct source_file from suspect_events where duplicate_reason is not null order by 1"
+    ).fetchall()]
+    json_files = [f for f in wanted if f.lower().endswith(JSON_SUFFIXES)]
+    sources = ["select source_file, line_number, raw from landed_lines"]
+    if json_files:
+        sources.insert(0, _json_lines(json_files, {f: str(landing_dir / f) for f in json_files}))
+    con.execute(
+        f"""
+        create temp table conflicting_lines as
+        select lines.* from ({" union all ".join(sources)}) as lines
+        semi join (select source_file, line_number from suspect_events where duplicate_reason is not null) as c
+            using (source_file, line_number)
+        """
+    )
 
 
 def _now() -> datetime:
