@@ -6,6 +6,7 @@ from collections.abc import Callable
 import dagster as dg
 import duckdb
 
+from orchestration.automation import follows_inputs
 from orchestration.metadata import declared_schema, table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
@@ -39,9 +40,9 @@ def sql_model_asset(
         metadata={"dagster/column_schema": declared_schema(model_name), "sql_model": f"sql/{model_name}.sql"},
         kinds={"duckdb", "sql"},
         pool=WAREHOUSE_POOL,
-        # Rebuilt once its inputs update (after the run that updated them finishes), so a sensor-started
-        # ingestion run flows on to the marts and the serving file without a hand-wired job.
-        automation_condition=dg.AutomationCondition.eager(),
+        # Rebuilt once its inputs update and ingestion has finished, so a sensor-started ingestion run
+        # flows on to the marts and the serving file without a hand-wired job (orchestration/automation.py).
+        automation_condition=follows_inputs(),
     )
     def _build(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
+from orchestration.automation import follows_inputs
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
 from transforms import serving
@@ -30,9 +31,7 @@ def serving_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
         deps=marts,
         pool=WAREHOUSE_POOL,  # reads the warehouse: never while another run writes it
         kinds={"duckdb"},
-        automation_condition=(
-            dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
-        ),
+        automation_condition=follows_inputs() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
         description=(
             "The serving database BI tools read (default serving.duckdb beside the warehouse): every marts "
             "table with its table and column comments, plus meta.publication. Replaced atomically after a "
