@@ -113,6 +113,25 @@ def test_a_failed_publication_leaves_the_previous_version(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
 
 
+def test_an_open_connection_keeps_reading_the_version_it_opened(tmp_path):
+    serving = tmp_path / "serving.duckdb"
+    publish(warehouse(tmp_path, "v1"), serving, run_id="v1-0")
+    dashboard = duckdb.connect(str(serving), read_only=True)
+    try:
+        publish(warehouse(tmp_path, "v2"), serving, run_id="v2-1")
+        # The replaced file stays readable, whole, through the connection that had it open...
+        assert [str(c) for (c,) in dashboard.sql("select closing_mrr from marts.mrr_waterfall").fetchall()] == CLOSING["v1"]
+    finally:
+        dashboard.close()
+    # ...and the next connection (once this process holds none to the old file) sees the new version.
+    assert closing_of(serving) == CLOSING["v2"]
+
+
+def closing_of(serving: Path) -> list[str]:
+    with duckdb.connect(str(serving), read_only=True) as con:
+        return [str(c) for (c,) in con.sql("select closing_mrr from marts.mrr_waterfall order by month").fetchall()]
+
+
 def test_half_written_files_of_killed_publications_are_removed(tmp_path):
     serving = tmp_path / "serving.duckdb"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
