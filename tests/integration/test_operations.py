@@ -18,16 +18,14 @@ import pytest
 
 from orchestration.cli import main
 from orchestration.locking import WAITING_MESSAGE
-from tests.integration.test_serving import CLOSING, VERSION_1, VERSION_2
+from tests.integration.test_serving import CLOSING, MRR_SLICE, VERSION_1, VERSION_2
 from tests.support.story import Landing, build
 from transforms.reconciliation import waterfall_breaks
 from transforms.serving import publish_marts
 from transforms.sql_models import connect
 
 REPO = Path(__file__).resolve().parents[2]
-# The MRR slice of the pipeline keeps these tests quick on two cores: locking, killing and publishing do
-# not depend on which assets a run holds (tests/integration/test_serving.py runs everything).
-SLICE = ["--select", "group:ingestion or group:mrr or group:serving"]
+SLICE = MRR_SLICE
 
 
 @pytest.fixture
