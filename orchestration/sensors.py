@@ -11,6 +11,7 @@ collects a burst of files into one run.
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,11 @@ class LandingCursor:
         cutoff = self.watermark_ns - LOOKBACK_NS
         return sorted((f for f in files if f.landed_ns > cutoff and f.key not in self.recent), key=lambda f: f.name)
 
-    def advance(self, files: list[LandedFile]) -> "LandingCursor":
-        watermark = max([self.watermark_ns, *(f.landed_ns for f in files)])
+    def advance(self, files: list[LandedFile], now_ns: int | None = None) -> "LandingCursor":
+        # Never past the present: one file stamped in the future (a skewed network file system) must
+        # not push the watermark ahead of the files that land after it.
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        watermark = max([self.watermark_ns, *(min(f.landed_ns, now_ns) for f in files)])
         cutoff = watermark - LOOKBACK_NS
         return LandingCursor(watermark, frozenset(f.key for f in files if f.landed_ns > cutoff))
 

@@ -9,7 +9,7 @@ import pytest
 from orchestration.assets.serving import SERVING_KEY
 from orchestration.definitions import build_definitions
 from orchestration.schedules import build_daily_schedule
-from orchestration.sensors import build_landing_sensor
+from orchestration.sensors import LandedFile, LandingCursor, build_landing_sensor
 from orchestration.settings import WAREHOUSE_POOL, Settings
 from tests.support.story import Landing, account, starts
 
@@ -64,6 +64,15 @@ def test_a_file_copied_with_an_old_modification_time_still_triggers(tmp_path, la
     os.utime(late, (0, 0))  # `cp -p` or rsync keep the sender's mtime; arrival time is what counts
     result = evaluate(sensor, cursor)
     assert len(result.run_requests) == 1
+
+
+def test_a_file_stamped_in_the_future_does_not_hide_later_files():
+    now = 1_000 * 10**9
+    future = LandedFile("usage_events/2025-03-01.jsonl", now + 3600 * 10**9)  # a skewed file server
+    cursor = LandingCursor().advance([future], now_ns=now)
+    assert cursor.new_files([future]) == []
+    later = LandedFile("usage_events/2025-03-02.jsonl", now + 60 * 10**9)
+    assert cursor.new_files([future, later]) == [later]
 
 
 def test_a_corrected_reference_file_triggers_once(tmp_path, landing):
