@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 
 from orchestration.assets.factory import MetadataHook, table_key
+from orchestration.automation import follows_inputs
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
 from transforms import charts, report, sales
@@ -82,7 +83,7 @@ def with_charts(model_name: str, hook: MetadataHook | None = None) -> MetadataHo
     pool=WAREHOUSE_POOL,  # reads the warehouse: never while another run writes it
     # Like the serving file: follow the marts, but never report numbers a blocking check rejected.
     automation_condition=(
-        dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+        follows_inputs() & dg.AutomationCondition.all_deps_blocking_checks_passed()
     ),
 )
 def revenue_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
