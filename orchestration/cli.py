@@ -123,10 +123,14 @@ def drop_warehouse_tables(warehouse_path: Path) -> int:
 def generate_command(args: argparse.Namespace) -> int:
     from sample_data.generator import generate
 
-    summary = generate(
-        args.out, accounts=args.accounts, months=args.months, seed=args.seed, start_month=args.start_month,
-        gzip=args.gzip, usage_granularity=args.usage_granularity, progress=not args.no_progress,
-    )
+    try:
+        summary = generate(
+            args.out, accounts=args.accounts, months=args.months, seed=args.seed, start_month=args.start_month,
+            gzip=args.gzip, usage_granularity=args.usage_granularity, progress=not args.no_progress,
+        )
+    except ValueError as error:  # GeneratorError: bad arguments or an output folder it must not overwrite
+        print(f"subwh generate: {error}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out}: {summary}")
     return 0
 
