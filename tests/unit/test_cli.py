@@ -1,0 +1,21 @@
+"""`subwh` answers bad input with a one-line error and a non-zero exit, not a traceback."""
+
+from orchestration.cli import main
+
+
+def test_run_refuses_a_missing_landing_folder(tmp_path, capsys):
+    assert main(["run", "--landing", str(tmp_path / "nowhere"), "--warehouse", str(tmp_path / "w.duckdb")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_generate_refuses_bad_arguments(tmp_path, capsys):
+    assert main(["generate", "--accounts", "0", "--months", "3", "--out", str(tmp_path / "out")]) == 2
+    assert "accounts" in capsys.readouterr().err
+
+
+def test_generate_writes_a_landing_folder(tmp_path, capsys):
+    out = tmp_path / "landing"
+    assert main(["generate", "--accounts", "5", "--months", "2", "--seed", "3", "--out", str(out), "--no-progress"]) == 0
+    assert (out / "reference" / "plans.csv").exists()
+    assert any((out / "subscription_events").iterdir())
