@@ -11,6 +11,31 @@ from transforms.sql_models import connect
 
 SAMPLE = REPO_ROOT / "sample_data" / "landing"
 
+# SPEC §6: the public interface for BI tools. Adding columns is fine; renaming one fails here.
+SPEC_TABLES = {
+    "marts.accounts": "account_id account_name segment country sales_owner currency plan_id mrr first_paid_month status",
+    "marts.account_mrr_monthly": "account_id month mrr plan_id",
+    "marts.mrr_movements": "account_id month movement prev_mrr mrr mrr_change",
+    "marts.mrr_waterfall": "month opening_mrr new_mrr expansion_mrr reactivation_mrr contraction_mrr churned_mrr "
+                           "fx_adjustment closing_mrr opening_customers new_customers reactivated_customers "
+                           "churned_customers closing_customers",
+    "marts.mrr_waterfall_by_segment": "month dimension dimension_value opening_mrr new_mrr expansion_mrr reactivation_mrr "
+                                      "contraction_mrr churned_mrr fx_adjustment closing_mrr closing_customers",
+    "marts.mrr_by_plan": "month plan_id mrr customers",
+    "marts.saas_metrics_monthly": "month mrr arr customers arpa logo_churn_rate gross_mrr_churn_rate net_mrr_churn_rate "
+                                  "nrr grr nrr_12m grr_12m quick_ratio ltv",
+    "marts.cohort_retention": "cohort_month months_since_start cohort_customers active_customers logo_retention "
+                              "cohort_starting_mrr mrr revenue_retention",
+    "marts.cohort_ltv": "cohort_month months_since_start cumulative_revenue_per_customer",
+    "marts.upsell_opportunities": "account_id as_of plan_id mrr recommended_plan_id expected_mrr_uplift score reasons "
+                                  "sales_owner",
+    "marts.churn_risk_accounts": "account_id as_of mrr reasons",
+    "raw.subscription_events": "event_id event_type occurred_at account_id source_file ingested_at",
+    "raw.billing_events": "event_id event_type occurred_at account_id invoice_id amount currency source_file ingested_at",
+    "raw.usage_events": "event_id event_type occurred_at account_id metric quantity source_file ingested_at",
+    "raw.quarantine": "source_file line_number raw reason",
+}
+
 
 def settings_for(tmp_path: Path, landing: Path = SAMPLE) -> Settings:
     warehouse = tmp_path / "warehouse.duckdb"
@@ -50,3 +75,14 @@ def test_full_materialization_on_the_committed_sample(tmp_path):
     comment = con.sql("select comment from duckdb_columns() where schema_name = 'marts' and table_name = 'mrr_waterfall'"
                       " and column_name = 'fx_adjustment'").fetchall()[0][0]
     assert "FX" in comment
+    for table, columns in SPEC_TABLES.items():
+        schema, name = table.split(".")
+        described = dict(con.execute(
+            "select column_name, comment from duckdb_columns() where schema_name = ? and table_name = ?", [schema, name]
+        ).fetchall())
+        assert set(columns.split()) <= set(described), (table, set(columns.split()) - set(described))
+        if schema == "marts":
+            assert all(described.values()), (table, [c for c, text in described.items() if not text])
+    money = dict(con.sql("select column_name, data_type from duckdb_columns() where schema_name = 'marts' "
+                         "and table_name = 'saas_metrics_monthly'").fetchall())
+    assert money["mrr"].startswith("DECIMAL") and money["arpa"].startswith("DECIMAL") and money["month"] == "DATE"
