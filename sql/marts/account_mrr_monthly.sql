@@ -19,7 +19,29 @@ plans as (
     select plan_id, tier_rank from raw.plans
 ),
 
+-- Most accounts pay through one subscription: each of their months is one row of subscription_mrr,
+-- whose mrr, plan and currency are the account's (the same rounding of the same arr_usd). Only accounts
+-- with several subscriptions are grouped, which spares a hash aggregate over every account-month.
+single_subscription_accounts as (
+    select account_id
+    from subscription_mrr
+    group by account_id
+    having min(subscription_id) = max(subscription_id)
+),
+
 account_month as (
+    select
+        subscription_mrr.account_id,
+        subscription_mrr.month,
+        subscription_mrr.mrr,
+        subscription_mrr.plan_id,
+        subscription_mrr.currency,
+        1::bigint as subscriptions
+    from subscription_mrr
+    semi join single_subscription_accounts using (account_id)
+
+    union all
+
     select
         subscription_mrr.account_id,
         subscription_mrr.month,
@@ -31,6 +53,7 @@ account_month as (
         arg_max(subscription_mrr.currency, (subscription_mrr.arr_usd, subscription_mrr.currency)) as currency,
         count(*) as subscriptions
     from subscription_mrr
+    anti join single_subscription_accounts using (account_id)
     left join plans using (plan_id)
     group by subscription_mrr.account_id, subscription_mrr.month
 )
