@@ -6,7 +6,6 @@ description: >
 columns:
   effective_at: When the event takes effect, UTC (occurred_at unless scheduled for later).
   discount_pct: Discount in percent; NULL on a change means "unchanged".
-  applies_in_order: Position of the event within its subscription, by (effective_at, occurred_at, event_id).
 */
 with source as (
     select * from raw.subscription_events
@@ -34,9 +33,4 @@ defaulted as (
     from source
 )
 
-select
-    *,
-    row_number() over (
-        partition by subscription_id order by effective_at, occurred_at, event_id
-    ) as applies_in_order
-from defaulted
+select * from defaulted
