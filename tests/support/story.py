@@ -16,8 +16,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from transforms.ingestion import ensure_raw_tables, load_reference, load_stream
 from transforms.event_schema import STREAMS
+from transforms.ingestion import ensure_raw_tables, load_reference, load_stream
 from transforms.pipeline import MRR_MODELS
 from transforms.sql_models import connect, run_model
 

@@ -9,7 +9,17 @@ from decimal import Decimal as D
 import pytest
 
 from tests.support.story import (
-    Landing, account, build, cancels, changes, pauses, resumes, rows, starts, trial, usage,
+    Landing,
+    account,
+    build,
+    cancels,
+    changes,
+    pauses,
+    resumes,
+    rows,
+    starts,
+    trial,
+    usage,
 )
 from transforms.reconciliation import waterfall_breaks
 
