@@ -12,7 +12,7 @@ columns:
   plan_id: Current plan (largest paying subscription); when not paying, the plan of its latest subscription.
   mrr: Current MRR in USD (0 when not paying).
   first_paid_month: First month with MRR > 0 (the account's cohort); NULL if it never paid.
-  status: active (MRR > 0), trialing, paused, churned (paid before, not now) or never_paid.
+  status: active (MRR > 0), trialing (an open trial that began after the account last paid), paused, churned (paid before, not now) or never_paid.
   last_paid_month: Latest month with MRR > 0.
   tier_rank: tier_rank of plan_id.
 */
@@ -62,12 +62,21 @@ current_mrr as (
     where account_mrr.month = reporting_window.latest_month
 ),
 
+trial_starts as (
+    select subscription_id, max(month_of(effective_at)) as trial_month
+    from events
+    where event_type = 'trial_started'
+    group by subscription_id
+),
+
 current_states as (
     select
         periods.account_id,
-        bool_or(periods.status = 'trialing') as is_trialing,
+        max(trial_starts.trial_month) filter (where periods.status = 'trialing') as open_trial_month,
         bool_or(periods.status = 'paused') as is_paused
-    from intermediate.subscription_periods as periods, reporting_window
+    from intermediate.subscription_periods as periods
+    cross join reporting_window
+    left join trial_starts using (subscription_id)
     where periods.valid_to_month = reporting_window.latest_month
     group by periods.account_id
 )
@@ -84,7 +93,10 @@ select
     paid_history.first_paid_month,
     case
         when current_mrr.mrr > 0 then 'active'
-        when current_states.is_trialing then 'trialing'
+        -- a trial counts only if it began after the account last paid: the log has no trial end, so a
+        -- trial left open on its own subscription while another one paid and churned is stale
+        when current_states.open_trial_month > coalesce(paid_history.last_paid_month, date '0001-01-01')
+            then 'trialing'
         when current_states.is_paused then 'paused'
         when paid_history.first_paid_month is not null then 'churned'
         else 'never_paid'

@@ -177,6 +177,26 @@ def test_current_status_trialing_and_paused(tmp_path):
     assert status == {"P": "paused", "T": "trialing"}
 
 
+def test_a_trial_left_open_beside_a_paid_subscription_does_not_outlive_its_churn(tmp_path):
+    """The log has no trial end: a trial counts as current only if it began after the account last paid."""
+    landing = Landing(tmp_path)
+    landing.add(
+        # S: trial on S-1 in January never converted nor canceled; paid on S-2 January-February, canceled
+        # in March -> churned, not trialing.
+        account("S", "2025-01-02"), trial("S", "2025-01-03", sub="S-1"),
+        starts("S", "2025-01-10", sub="S-2", seats=1, price="10"), cancels("S", "2025-03-05", sub="S-2"),
+        # W: paid in January, canceled in February, a win-back trial in March -> trialing.
+        account("W", "2025-01-02"), starts("W", "2025-01-10", seats=1, price="10"), cancels("W", "2025-02-05"),
+        trial("W", "2025-03-02", sub="W-2"),
+        # N: a trial that is still open and never paid -> trialing.
+        account("N", "2025-01-02"), trial("N", "2025-03-01"),
+        account("Z", "2025-03-20"),
+    )
+    con = build(landing)
+    status = dict(con.sql("select account_id, status from marts.accounts").fetchall())
+    assert status == {"S": "churned", "W": "trialing", "N": "trialing", "Z": "never_paid"}
+
+
 def test_start_and_end_within_one_month_never_shows_mrr(tmp_path):
     """SPEC §2: MRR is measured at month end, so a customer who comes and goes inside a month is invisible."""
     landing = Landing(tmp_path)
