@@ -72,7 +72,7 @@ _SUBSCRIPTION_TERMS = ("subscription_id", "plan_id", "billing_interval", "quanti
 # event_type -> fields that must be present (beyond the common four).
 REQUIRED_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "subscription_events": {
-        "account_created": (),
+        "account_created": ("account_name", "segment", "country"),  # sales_owner is optional
         "trial_started": ("subscription_id", "plan_id"),
         "subscription_started": _SUBSCRIPTION_TERMS,
         "subscription_changed": ("subscription_id",),

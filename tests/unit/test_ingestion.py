@@ -10,6 +10,8 @@ from tests.support.story import Landing, account, build, rows, starts
 from transforms.ingestion import LandingError, ensure_raw_tables, load_reference, load_stream
 from transforms.sql_models import connect
 
+GOOD_ACCOUNT = {"event_id": "a-1", "event_type": "account_created", "occurred_at": "2025-01-02T10:00:00Z",
+                "account_id": "A", "account_name": "Acme", "segment": "SMB", "country": "DE"}
 GOOD_START = {"event_id": "s-1", "event_type": "subscription_started", "occurred_at": "2025-01-05T10:00:00Z",
               "account_id": "A", "subscription_id": "A-1", "plan_id": "starter", "billing_interval": "month",
               "quantity": 2, "unit_price": "10.00", "currency": "USD"}
@@ -48,20 +50,35 @@ def test_each_bad_row_is_quarantined_with_its_reason_and_the_rest_loads(tmp_path
         with_(event_id="s-10", unit_price=49.5),                  # 10 good: a JSON number is valid too
         with_(event_id="s-11", occurred_at="2025-01-05T10:00:00"),  # 11 no UTC offset: ambiguous
         "[1, 2, 3]",                                              # 12 JSON but not an object
+        json.dumps({**GOOD_ACCOUNT, "event_id": "a-13", "country": ""}),  # 13 account without its country
     ])
     report = load_stream(con, landing.root, "subscription_events")
     quarantined = rows(con, "select line_number, reason, detail from raw.quarantine order by line_number")
     assert [(q["line_number"], q["reason"]) for q in quarantined] == [
         (2, "invalid_json"), (3, "missing_field"), (4, "wrong_type"), (5, "unknown_event_type"),
         (6, "unknown_currency"), (7, "negative_value"), (8, "conflicting_duplicate"), (11, "wrong_type"),
-        (12, "invalid_json"),
+        (12, "invalid_json"), (13, "missing_field"),
     ]
     assert quarantined[1]["detail"] == "subscription_started needs unit_price"
+    assert quarantined[-1]["detail"] == "account_created needs country"
     assert con.sql("select event_id, unit_price::varchar from raw.subscription_events order by 1").fetchall() == [
         ("s-1", "10.000000"), ("s-10", "49.500000")]
-    assert report.rows_loaded == 2 and report.rows_quarantined == 9
+    assert report.rows_loaded == 2 and report.rows_quarantined == 10
     raw_text = con.sql("select raw from raw.quarantine where line_number = 2").fetchall()[0][0]
     assert raw_text == '{"event_id": "s-2", "event_type": '
+
+
+@pytest.mark.parametrize("missing", ["account_name", "segment", "country"])
+def test_account_created_needs_name_segment_and_country(tmp_path, missing):
+    landing, con = fresh(tmp_path)
+    landing.add_lines("subscription_events", "2025-01-02.jsonl", [
+        json.dumps(GOOD_ACCOUNT),  # no sales_owner: it is optional
+        json.dumps({k: v for k, v in GOOD_ACCOUNT.items() if k != missing} | {"event_id": "a-2"}),
+    ])
+    load_stream(con, landing.root, "subscription_events")
+    assert con.sql("select event_id from raw.subscription_events").fetchall() == [("a-1",)]
+    assert con.sql("select line_number, reason, detail from raw.quarantine").fetchall() == [
+        (2, "missing_field", f"account_created needs {missing}")]
 
 
 def test_negative_usage_quantity_and_billing_amount(tmp_path):
