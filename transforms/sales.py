@@ -233,26 +233,23 @@ def _ramp(strength: pl.Expr, start: float, full: float) -> pl.Expr:
     return ((strength - start) / (full - start)).clip(0.0, 1.0)
 
 
-def metric_comparisons(usage: pl.DataFrame, plan_seats: pl.DataFrame) -> pl.DataFrame:
+def metric_comparisons(usage: pl.DataFrame) -> pl.DataFrame:
     """One row per account and metric: the figures compared (sums; daily means for level metrics), their
-    ratio, and whether the metric grew >= 1.5x or dropped >= 50%.
+    ratio, and whether the metric grew >= 1.5x or dropped >= 50% against the previous 30 days, the
+    previous figure being > 0 (SPEC §5).
 
-    Growth needs the account to have been a customer since before the previous window began: a
-    previous window that is only partly covered understates the past and fakes growth (an onboarding
-    ramp is not an expansion). A drop needs no such guard: a partial previous window only hides drops.
+    As the SPEC says, nothing else is required: an account whose usage began during the previous window
+    is compared on that partial window too, which can make steady use look like growth (docs/sales.md).
     """
-    since = plan_seats.select("account_id", "customer_since")
     level = pl.col("metric").is_in(list(LEVEL_METRICS))
     return (
-        usage.join(since, on="account_id", how="left")
-        .with_columns(
+        usage.with_columns(
             current=pl.when(level).then(pl.col("current_daily_mean").fill_null(0.0)).otherwise(pl.col("current_total")),
             previous=pl.when(level).then(pl.col("previous_daily_mean").fill_null(0.0)).otherwise(pl.col("previous_total")),
-            full_history=pl.col("customer_since") <= pl.col("previous_window_start").cast(pl.Datetime("us")),
         )
         .with_columns(
             ratio=pl.when(pl.col("previous") > 0).then(pl.col("current") / pl.col("previous")),
-            grew=(pl.col("previous") > 0) & pl.col("full_history").fill_null(False) & _at_least(pl.col("current"), pl.col("previous"), GROWTH),
+            grew=(pl.col("previous") > 0) & _at_least(pl.col("current"), pl.col("previous"), GROWTH),
             dropped=(pl.col("previous") > 0) & _at_most(pl.col("current"), pl.col("previous"), DROP),
         )
         .select("account_id", "metric", "current", "previous", "ratio", "grew", "dropped",
@@ -289,7 +286,7 @@ def next_plans(plans: pl.DataFrame) -> pl.DataFrame:
 
 def account_signals(inputs: SalesInputs) -> pl.DataFrame:
     """One row per active account with every feature, both signal sets and both scores (before exclusions)."""
-    features = usage_features(metric_comparisons(inputs.usage, inputs.plan_seats))
+    features = usage_features(metric_comparisons(inputs.usage))
 
     failures = inputs.payment_failures.group_by("account_id").agg(
         unpaid_failed_payments=pl.len().cast(pl.Int32),

@@ -158,3 +158,43 @@ def test_rerunning_the_models_gives_the_same_lists(generated, materialized):
         con.close()
     assert again.upsell.equals(upsell)
     assert again.churn_risk.equals(churn_risk)
+
+
+def test_usage_growth_agrees_with_the_raw_events(generated, materialized):
+    """SPEC §5: some metric >= 1.5x the 30 days before (which must be > 0), sums, the daily mean for
+    active_seats; nothing about how long the account has been a customer."""
+    _, upsell, *_ = materialized
+    _, _, warehouse = generated
+    con = connect(warehouse)
+    try:
+        independent = {r[0] for r in con.sql("""
+            with days as (
+                select max(as_of)::date as latest from staging.calendar
+            ),
+            daily as (
+                select account_id, metric, occurred_at::date as day, sum(quantity) as quantity
+                from raw.usage_events, days
+                where occurred_at::date between days.latest - 59 and days.latest
+                group by account_id, metric, occurred_at::date
+            ),
+            windows as (
+                select account_id, metric,
+                       case when metric = 'active_seats' then avg(quantity) filter (where day > latest - 30)
+                            else sum(quantity) filter (where day > latest - 30) end as current,
+                       case when metric = 'active_seats' then avg(quantity) filter (where day <= latest - 30)
+                            else sum(quantity) filter (where day <= latest - 30) end as previous
+                from daily, days group by account_id, metric, latest
+            )
+            select distinct windows.account_id from windows join marts.accounts a using (account_id)
+            where a.status = 'active' and windows.previous > 0
+              and coalesce(windows.current, 0) * 2 >= windows.previous * 3""").fetchall()}
+        signals = sales.account_signals(sales.read_inputs(con))
+        started_late = {r[0] for r in con.sql("""
+            select account_id from intermediate.account_plan_seats
+            where customer_since > (select max(as_of)::date - 59 from staging.calendar)""").fetchall()}
+    finally:
+        con.close()
+    assert independent
+    assert set(signals.filter(pl.col("has_usage_growth"))["account_id"]) == independent
+    assert set(upsell.filter(pl.col("reason_codes").list.contains("usage_growth"))["account_id"]) <= independent
+    assert independent & started_late  # accounts that started during the previous window count too

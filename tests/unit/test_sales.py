@@ -95,10 +95,15 @@ def morning(tmp_path_factory):
         *customer("Q", "growth", 20, 20), *daily("Q", "active_seats", 10, 10), *daily("Q", "api_calls", 1000, 1500),
         # Z: top tier with seats to spare, API calls doubling: a signal but nothing to offer -> neither list.
         *customer("Z", "enterprise", 100, 50), *daily("Z", "active_seats", 50, 50), *daily("Z", "api_calls", 500, 1000),
-        # N: a customer since May 20: its previous window is partial, so 12 x 1,000 -> 30 x 1,000 is not growth.
+        # N: a customer since May 20, steady at 1,000 API calls a day: its previous window is partial, so
+        # 12 x 1,000 -> 30 x 1,000 is 2.5x growth under SPEC §5 (no customer-since condition) -> upsell to
+        # Scale, 10 x $30 - $200 = +$100.
         account("N", on="2025-05-18"), starts("N", on="2025-05-20", plan="growth", seats=10, price=20),
         *daily("N", "active_seats", 5, 5, first=date(2025, 5, 20)),
         *daily("N", "api_calls", 1000, 1000, first=date(2025, 5, 20)),
+        # M: API calls only in June (none in May): previous = 0 is never growth -> neither list.
+        *customer("M", "growth", 10, 20), *daily("M", "active_seats", 5, 5),
+        *daily("M", "api_calls", 0, 1000, first=CURRENT_START),
         # T: trialing at 48 of 50 seats -> neither list.
         account("T", on="2025-05-30"), trial("T", on="2025-06-01", plan="growth"),
         *daily("T", "active_seats", 0, 48, first=CURRENT_START),
@@ -226,16 +231,16 @@ def test_growth_at_exactly_one_and_a_half_times_is_flagged(morning):
 def test_exclusions(morning):
     _, lists = morning
     listed = set(lists.upsell["account_id"]) | set(lists.churn_risk["account_id"])
-    # T trialing, P paused, X churned: inactive; N: growth from a partial window; Z: nothing to offer.
-    assert listed.isdisjoint({"T", "P", "X", "N", "Z"})
+    # T trialing, P paused, X churned: inactive; M: no previous usage, so no growth; Z: nothing to offer.
+    assert listed.isdisjoint({"T", "P", "X", "M", "Z"})
     assert lists.upsell_signals_without_offer == 1  # Z
 
 
 def test_both_lists_in_rank_order(morning):
     con, lists = morning
-    assert lists.upsell["account_id"].to_list() == ["A", "C", "C2", "D", "L", "H", "E", "K", "Q"]
+    assert lists.upsell["account_id"].to_list() == ["A", "C", "C2", "D", "L", "H", "E", "K", "N", "Q"]
     assert lists.churn_risk["account_id"].to_list() == ["G", "B", "F"]
-    assert lists.upsell["rank"].to_list() == list(range(1, 10))
+    assert lists.upsell["rank"].to_list() == list(range(1, 11))
     assert sales.list_violations(con) == {}
     assert [r["account_id"] for r in rows(con, "select account_id from marts.upsell_opportunities order by rank")] == \
         lists.upsell["account_id"].to_list()
@@ -262,8 +267,8 @@ def test_follow_up_export_is_ordered_by_score_and_written_atomically(morning, tm
     _, lists = morning
     frame = sales.follow_up_frame(lists.upsell, lists.churn_risk)
     # Scores: A C C2 D 43, G 40 (retention first at equal scores), L H 30 (uplift $450 before $50), E 25,
-    # K 24, B 20, F 14, Q 10.
-    assert frame["account_id"].to_list() == ["A", "C", "C2", "D", "G", "L", "H", "E", "K", "B", "F", "Q"]
+    # K 24, B 20, N 17, F 14, Q 10.
+    assert frame["account_id"].to_list() == ["A", "C", "C2", "D", "G", "L", "H", "E", "K", "B", "N", "F", "Q"]
     dated, latest = sales.write_follow_up_csv(frame, tmp_path / "exports", LATEST)
     assert dated.name == "follow_up_2025-06-30.csv" and latest.name == "follow_up_latest.csv"
     assert sorted(p.name for p in dated.parent.iterdir()) == ["follow_up_2025-06-30.csv", "follow_up_latest.csv"]
@@ -282,7 +287,7 @@ def test_follow_up_export_is_ordered_by_score_and_written_atomically(morning, tm
 def test_reason_counts_and_top_accounts(morning):
     _, lists = morning
     assert sales.reason_counts(lists.upsell, sales.UPSELL_REASONS) == {
-        "seat_limit_near": 7, "usage_limit_near": 1, "usage_growth": 5}  # A C C2 D E K L; H; A C C2 D Q
+        "seat_limit_near": 7, "usage_limit_near": 1, "usage_growth": 6}  # A C C2 D E K L; H; A C C2 D N Q
     assert sales.reason_counts(lists.churn_risk, sales.CHURN_RISK_REASONS) == {
         "payment_failed": 1, "cancellation_scheduled": 1, "usage_drop": 1}
     table = sales.top_accounts_markdown(lists.upsell, limit=3)
@@ -293,13 +298,12 @@ def test_reason_counts_and_top_accounts(morning):
 # ----------------------------------------------------------------------------------- pure functions
 
 
-def comparison(current: float, previous: float, metric: str = "api_calls", since: str = "2025-01-01") -> dict:
+def comparison(current: float, previous: float | None, metric: str = "api_calls") -> dict:
     usage_windows = pl.DataFrame({
         "account_id": ["A"], "metric": [metric], "current_total": [current], "current_daily_mean": [current],
-        "previous_total": [previous], "previous_daily_mean": [previous], "previous_window_start": [FIRST_DAY],
-    })
-    seats = pl.DataFrame({"account_id": ["A"], "customer_since": [datetime.fromisoformat(since)]})
-    return sales.metric_comparisons(usage_windows, seats).row(0, named=True)
+        "previous_total": [previous or 0.0], "previous_daily_mean": [previous], "previous_window_start": [FIRST_DAY],
+    }, schema_overrides={"previous_daily_mean": pl.Float64})
+    return sales.metric_comparisons(usage_windows).row(0, named=True)
 
 
 @pytest.mark.parametrize(("current", "previous", "grew", "dropped"), [
@@ -311,10 +315,27 @@ def test_thresholds_are_exact(current, previous, grew, dropped):
     assert (row["grew"], row["dropped"]) == (grew, dropped)
 
 
-def test_growth_needs_a_customer_since_before_the_previous_window():
-    assert comparison(300, 100, since="2025-05-02T00:00:00")["grew"] is True
-    assert comparison(300, 100, since="2025-05-02T00:00:01")["grew"] is False
-    assert comparison(10, 100, since="2025-05-20")["dropped"] is True  # a drop needs no full history
+def test_no_growth_without_previous_usage():
+    """SPEC §5: the previous figure must be > 0, however large the current one."""
+    for metric in ("api_calls", "active_seats"):
+        for previous in (0.0, None):  # None: active_seats not reported on any day of the previous window
+            row = comparison(1_000_000, previous, metric=metric)
+            assert (row["grew"], row["dropped"], row["ratio"]) == (False, False, None), (metric, previous)
+
+
+def test_growth_from_a_partial_previous_window_is_flagged(morning):
+    """SPEC §5 asks nothing about how long the account has been a customer: N started on May 20, so its
+    previous window holds 12 days of 1,000 API calls and its current one 30 -> 2.5x, usage_growth."""
+    con, lists = morning
+    n_usage = {r["metric"]: r for r in rows(con, "select * from intermediate.account_usage_windows where account_id = 'N'")}
+    assert (n_usage["api_calls"]["previous_days_reported"], n_usage["api_calls"]["previous_total"]) == (12, 12000.0)
+    assert n_usage["api_calls"]["current_total"] == 30000.0
+    n = by_account(lists.upsell)["N"]
+    assert n["reason_codes"] == ["usage_growth"]
+    assert n["usage_growth_ratio"] == pytest.approx(2.5)
+    assert n["score"] == 17  # 10 + 10 x (2.5 - 1.5) / 1.5 = 16.7
+    assert (n["recommended_plan_id"], n["seats"], n["expected_mrr_uplift"]) == ("scale", 10, Decimal("100.00"))
+    assert n["summary"] == "API calls up 150% in 30 days; suggest Scale, +$100 MRR"
 
 
 def test_scores_are_monotone_and_bounded():
