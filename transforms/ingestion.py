@@ -10,13 +10,17 @@ the same landing folder changes nothing.
 from __future__ import annotations
 
 import csv
+import gzip
+import json
 import logging
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from transforms.event_schema import (
     FX_RATE,
@@ -34,6 +38,15 @@ JSON_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 TABULAR_SUFFIXES = (".parquet", ".csv", ".csv.gz")
 # About this much uncompressed text is validated at a time (gzip counts 8x its size on disk).
 CHUNK_BYTES = 512 * 1024 * 1024
+
+# Rows of CSV and Parquet files (and of JSON files read line by line) before validation: `raw` is the text as
+# landed, `record` the JSON object validated (NULL when the row was already rejected at read, with its reason).
+LANDED_LINES_SCHEMA = {"source_file": pl.String, "line_number": pl.Int64, "raw": pl.String, "record": pl.String,
+                       "read_reason": pl.String, "read_detail": pl.String}
+LANDED_LINES_COLUMNS = ("source_file varchar, line_number bigint, raw varchar, record varchar, read_reason varchar, "
+                        "read_detail varchar")
+# What a file that cannot be read at all raises (DuckDB's readers; Python's gzip, decoding and CSV parser).
+UNREADABLE = (duckdb.Error, OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error)
 
 PLAN_COLUMNS = ["plan_id", "plan_name", "tier_rank", "seat_limit", "api_call_limit", "list_price_monthly"]
 FX_COLUMNS = ["month", "currency", "usd_per_unit"]
@@ -358,13 +371,13 @@ def _read_and_validate(con, stream: str, landing_dir: Path, files: list[str], re
     absolute = {f: str(landing_dir / f) for f in files}
     json_files = [f for f in files if f.lower().endswith(JSON_SUFFIXES)]
     tabular_files = [f for f in files if f.lower().endswith(TABULAR_SUFFIXES)]
-    # Parquet and CSV rows become JSON text first, so they are validated exactly like JSON lines.
+    # Parquet and CSV rows become JSON text first (`record`), so they are validated exactly like JSON lines.
     con.execute("drop table if exists landed_lines")
-    con.execute("create temp table landed_lines (source_file varchar, line_number bigint, raw varchar)")
+    con.execute(f"create temp table landed_lines ({LANDED_LINES_COLUMNS})")
     for f in tabular_files:
         try:
             _insert_tabular_rows(con, f, absolute[f])
-        except duckdb.Error as exc:
+        except UNREADABLE as exc:
             con.execute("delete from landed_lines where source_file = ?", [f])
             report.unreadable_files[f] = _first_line(exc)
     try:
@@ -387,17 +400,127 @@ def _read_and_validate(con, stream: str, landing_dir: Path, files: list[str], re
 
 def _insert_tabular_rows(con, relative: str, absolute: str) -> None:
     if relative.lower().endswith(".parquet"):
-        source, first_line = f"read_parquet({_sql_string(absolute)})", 1
-    else:
-        source = f"read_csv({_sql_string(absolute)}, header = true, all_varchar = true)"
-        first_line = 2  # line 1 is the header
+        # Parquet has no text: a row's JSON rendering stands for its line.
+        con.execute(
+            f"""
+            insert into landed_lines
+            select {_sql_string(relative)}, row_number() over (), record, record, null, null
+            from (select to_json(src)::varchar as record from read_parquet({_sql_string(absolute)}) as src)
+            """
+        )
+        return
+    header = _csv_header(absolute)
+    if header is None:
+        return  # an empty file
+    try:
+        _insert_csv_rows(con, relative, absolute, header)
+    except duckdb.Error:
+        # A row DuckDB's strict reader refuses (a wrong field count, broken quoting), a blank line or a
+        # quoted line break: this file is read again in Python, record by record (rare, and only this file).
+        con.execute("delete from landed_lines where source_file = ?", [relative])
+        _insert_python_rows(con, _rows_read_in_python(relative, absolute))
+
+
+def _csv_reader(absolute: str, header: list[str]) -> str:
+    """A CSV event file as DuckDB reads it: RFC 4180 (comma, double quotes doubled inside quotes), the first
+    line is the header and names the columns, every column text. Nothing is sniffed: a sniffer that meets
+    one odd row may read the whole file as a single column."""
+    columns = ", ".join(f"{_sql_string(name)}: 'VARCHAR'" for name in header)
+    return (
+        f"read_csv({_sql_string(absolute)}, columns = {{{columns}}}, header = true, delim = ',', quote = '\"', "
+        "escape = '\"', auto_detect = false, strict_mode = true, null_padding = false)"
+    )
+
+
+def _insert_csv_rows(con, relative: str, absolute: str, header: list[str]) -> None:
+    """The fast path: DuckDB parses the file, and the physical lines (read beside it) give each record its
+    text as landed. Record n is line n + 1 only when no record spans lines and no line is blank; otherwise
+    the statement fails (error()) and the caller reads the file in Python."""
     con.execute(
         f"""
         insert into landed_lines
-        select {_sql_string(relative)}, row_number() over () + {first_line - 1}, to_json(src)::varchar
-        from {source} as src
+        select {_sql_string(relative)}, coalesce(records.line_number, lines.line_number),
+               case when records.record is null or lines.raw is null
+                    then error('CSV records and lines are not one to one') else lines.raw end,
+               records.record, null, null
+        from (select row_number() over () + 1 as line_number, to_json(src)::varchar as record
+              from {_csv_reader(absolute, header)} as src) as records
+        full join (select row_number() over () as line_number, raw from {_line_reader([absolute])}) as lines
+            on records.line_number = lines.line_number
+        where coalesce(records.line_number, lines.line_number) > 1
         """
     )
+
+
+def _open_landed(absolute: str):
+    return gzip.open(absolute, "rb") if absolute.lower().endswith(".gz") else open(absolute, "rb")  # noqa: SIM115
+
+
+def _csv_header(absolute: str) -> list[str] | None:
+    with _open_landed(absolute) as handle:
+        first = handle.readline()
+    if not first.strip():
+        return None
+    return next(csv.reader([first.decode("utf-8-sig")]))
+
+
+def _physical_lines(absolute: str):
+    """(line number, text, line ending) of every line of a landed file."""
+    with _open_landed(absolute) as handle:
+        for number, data in enumerate(handle, start=1):
+            text = data.decode("utf-8-sig" if number == 1 else "utf-8")
+            body = text.rstrip("\r\n")
+            yield number, body, text[len(body):]
+
+
+def _rows_read_in_python(relative: str, absolute: str) -> list[tuple]:
+    """landed_lines rows of a CSV file that DuckDB's strict reader refused, parsed record by record: a record
+    whose field count differs from the header's, or whose quoting is broken, is rejected at read
+    (invalid_csv_row) with its line number and text; the others become JSON records."""
+    rows: list[tuple] = []
+    consumed: list[tuple[int, str, str]] = []  # the lines of the record being read
+
+    def feed():
+        for line in _physical_lines(absolute):
+            consumed.append(line)
+            yield line[1] + line[2]
+
+    reader = csv.reader(feed(), delimiter=",", quotechar='"', doublequote=True, strict=True)
+    header: list[str] | None = None
+    while True:
+        error = None
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            fields, error = [], str(exc)
+        lines = consumed[:]
+        consumed.clear()
+        if header is None:
+            if error:
+                raise csv.Error(f"the header cannot be read: {error}")
+            header = fields
+            continue
+        if not error and not "".join(fields).strip() and len(fields) <= 1:
+            continue  # a blank line carries no event
+        number = lines[0][0]
+        raw = "".join(text + ending for _, text, ending in lines[:-1]) + lines[-1][1]
+        if error:
+            rows.append((relative, number, raw, None, "invalid_csv_row", f"not a CSV row: {error}"))
+        elif len(fields) != len(header):
+            rows.append((relative, number, raw, None, "invalid_csv_row",
+                         f"{len(fields)} fields where the header has {len(header)}"))
+        else:
+            rows.append((relative, number, raw, json.dumps(dict(zip(header, fields, strict=True))), None, None))
+    return rows
+
+
+def _insert_python_rows(con, rows: list[tuple]) -> None:
+    if not rows:
+        return
+    frame = pl.DataFrame(rows, schema=LANDED_LINES_SCHEMA, orient="row")  # noqa: F841 (read by DuckDB)
+    con.execute("insert into landed_lines select * from frame")
 
 
 def _field_text(position: int) -> str:
@@ -422,7 +545,12 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str])
     texts = ",\n".join(f"{_field_text(i)} as t_{f.name}" for i, f in enumerate(fields, start=1))
     typed = ",\n".join(f"{_typed_expression(f)} as {f.name}" for f in fields)
 
-    checks: list[tuple[str, str, str]] = [("field_texts is null", "invalid_json", "'not a JSON object'")]
+    # (condition, reason, detail) in order: the first that holds gives the reason. A row rejected at read
+    # (landed_lines.read_reason) keeps its own.
+    checks: list[tuple[str, str, str]] = [
+        ("read_reason is not null", "read_reason", "read_detail"),
+        ("field_texts is null", "invalid_json", "'not a JSON object'"),
+    ]
     for f in fields[:4]:
         checks.append((f"t_{f.name} is null", "missing_field", f"'missing {f.name}'"))
     event_types = ", ".join(_sql_string(t) for t in required)
@@ -450,11 +578,12 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str])
         if f.kind == "currency":
             checks.append((f"{f.name} not in {known_currencies}", "unknown_currency",
                            f"'no FX rate for currency ' || {f.name}"))
-    reason = "case " + " ".join(f"when {c} then '{r}'" for c, r, _ in checks) + " end"
+    reason = "case " + " ".join(f"when {c} then {r if r == 'read_reason' else _sql_string(r)}" for c, r, _ in checks) + " end"
     detail = "case " + " ".join(f"when {c} then {d}" for c, _, d in checks) + " end"
-    sources = ["select source_file, line_number, raw from landed_lines"]
+    sources = ["select source_file, line_number, raw, record, read_reason, read_detail from landed_lines"]
     if json_files:
-        sources.insert(0, _json_lines(json_files, absolute))
+        sources.insert(0, "select source_file, line_number, raw, raw as record, null::varchar as read_reason, "
+                          f"null::varchar as read_detail from ({_json_lines(json_files, absolute)})")
     con.execute("drop table if exists validated_events")
     con.execute(
         f"""
@@ -463,14 +592,15 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str])
         parsed as (
             -- one JSON parse per line: every field's text at once. The starts_with tests come first
             -- so that the copies ltrim and trim make are only paid for the odd line.
-            select source_file, line_number, raw,
-                   case when (case when starts_with(raw, '{{') then true else starts_with(ltrim(raw), '{{') end)
+            select source_file, line_number, raw, read_reason, read_detail,
+                   case when (case when starts_with(record, '{{') then true else starts_with(ltrim(record), '{{') end)
                         -- try(): NULL where the text is not valid JSON (the same parser as json_valid)
-                        then try(json_extract_string(raw, [{paths}])) end as field_texts
+                        then try(json_extract_string(record, [{paths}])) end as field_texts
             from lines
-            where raw is not null and (starts_with(raw, '{{') or trim(raw) <> '')  -- blank lines carry no event
+            -- blank lines carry no event
+            where read_reason is not null or (record is not null and (starts_with(record, '{{') or trim(record) <> ''))
         ),
-        texts as (select source_file, line_number, raw, field_texts, {texts} from parsed),
+        texts as (select source_file, line_number, raw, read_reason, read_detail, field_texts, {texts} from parsed),
         typed as (select *, {typed} from texts),
         judged as (select *, {reason} as reason from typed)
         select source_file, line_number, {", ".join(f.name for f in fields)}, reason,

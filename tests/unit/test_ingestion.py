@@ -178,3 +178,48 @@ def test_fx_month_accepts_first_day_form(tmp_path):
     landing.add(account("E", "2025-01-02"), starts("E", "2025-01-05", seats=1, price="10", currency="EUR"))
     con = build(landing)
     assert con.sql("select mrr::varchar from marts.account_mrr_monthly").fetchall() == [("11.00",)]
+
+
+CSV_HEADER = "event_id,event_type,occurred_at,account_id,subscription_id,plan_id,billing_interval,quantity,unit_price,currency"
+CSV_GOOD = "{},subscription_started,2025-01-05T10:00:00Z,A,A-1,starter,month,{},10.00,USD"
+# 1 header; 5 blank; 6-7 one record whose quoted plan_id holds a line break
+CSV_WITH_BAD_ROWS = "\n".join([
+    CSV_HEADER,
+    CSV_GOOD.format("c-1", 2),                        # 2 good
+    CSV_GOOD.format("c-2", 2) + ",surplus",           # 3 one field too many
+    CSV_GOOD.format("c-3", 2).rsplit(",", 1)[0],      # 4 one field short
+    "",                                               # 5 blank: no event
+    'c-4,subscription_started,2025-01-05T10:00:00Z,A,A-1,"star\nter",month,2,"10.00",USD',  # 6-7 good
+    CSV_GOOD.format("c-5", -1),                       # 8 negative quantity
+    CSV_GOOD.format("c-6", 3),                        # 9 good
+]) + "\n"
+
+
+@pytest.mark.parametrize("name", ["bad.csv", "bad.csv.gz"])
+def test_csv_rows_with_a_wrong_field_count_are_quarantined_and_the_rest_loads(tmp_path, name):
+    landing, con = fresh(tmp_path)
+    path = landing.root / "subscription_events" / name
+    path.write_bytes(gzip.compress(CSV_WITH_BAD_ROWS.encode()) if name.endswith(".gz") else CSV_WITH_BAD_ROWS.encode())
+    report = load_stream(con, landing.root, "subscription_events")
+    assert not report.unreadable_files
+    assert con.sql("select event_id, plan_id, quantity from raw.subscription_events order by 1").fetchall() == [
+        ("c-1", "starter", 2), ("c-4", "star\nter", 2), ("c-6", "starter", 3)]
+    assert con.sql("select line_number, reason, detail, raw from raw.quarantine order by 1").fetchall() == [
+        (3, "invalid_csv_row", "11 fields where the header has 10", CSV_GOOD.format("c-2", 2) + ",surplus"),
+        (4, "invalid_csv_row", "9 fields where the header has 10", CSV_GOOD.format("c-3", 2).rsplit(",", 1)[0]),
+        (8, "negative_value", "quantity=-1 is negative", CSV_GOOD.format("c-5", -1)),
+    ]
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (6, 3, 3)
+
+
+def test_clean_csv_is_read_by_duckdb_and_keeps_its_lines_as_landed(tmp_path, monkeypatch):
+    import transforms.ingestion as ingestion
+
+    landing, con = fresh(tmp_path)
+    monkeypatch.setattr(ingestion, "_rows_read_in_python", lambda *a: pytest.fail("a clean CSV took the slow path"))
+    landing.add_lines("subscription_events", "clean.csv", [
+        CSV_HEADER, CSV_GOOD.format("c-1", 2), CSV_GOOD.format("c-2", -2).replace(",USD", ',"USD"')])
+    load_stream(con, landing.root, "subscription_events")
+    assert con.sql("select event_id from raw.subscription_events").fetchall() == [("c-1",)]
+    assert con.sql("select line_number, reason, raw from raw.quarantine").fetchall() == [
+        (3, "negative_value", CSV_GOOD.format("c-2", -2).replace(",USD", ',"USD"'))]
