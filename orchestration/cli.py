@@ -75,6 +75,7 @@ def run_command(args: argparse.Namespace) -> int:
 def execute_run(args: argparse.Namespace, settings: Settings) -> int:
     import dagster as dg
 
+    from orchestration.assets.serving import SERVING_KEY
     from orchestration.definitions import build_definitions
     from orchestration.summary import print_run_summary
 
@@ -89,8 +90,12 @@ def execute_run(args: argparse.Namespace, settings: Settings) -> int:
         failed = [e for e in result.all_events if e.is_failure]
         for event in failed:
             print(f"FAILED {event.step_key}: {event.message}", file=sys.stderr)
-        print("subwh: run failed; the warehouse keeps its last committed state and the serving file its last "
-              f"published version ({settings.serving_path})", file=sys.stderr)
+        # Publishing depends on every other asset, so a failed step skips it; say what really happened.
+        published = any(e.asset_key == SERVING_KEY for e in result.get_asset_materialization_events())
+        serving_state = (f"the serving file was published before the failure ({settings.serving_path})" if published
+                         else f"nothing was published: the serving file keeps its last version ({settings.serving_path})")
+        print(f"subwh: run failed; steps that succeeded committed their tables to the warehouse; {serving_state}",
+              file=sys.stderr)
         return 1
     print_run_summary(settings)
     return 0

@@ -27,7 +27,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         temp_directory=settings.temp_directory,
     )
     domain_assets = dg.load_assets_from_package_module(assets)
-    # Publishing depends on every mart, found by key, so marts added later are published too.
+    # Publishing is the last step of every run: it depends on every other asset (marts, report, CRM export,
+    # and whatever is added later), so a run in which any of them fails publishes nothing.
     built_keys = [key for a in domain_assets if isinstance(a, dg.AssetsDefinition) for key in a.keys]
     return dg.Definitions(
         assets=[*domain_assets, serving_asset(built_keys)],

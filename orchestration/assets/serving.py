@@ -1,4 +1,4 @@
-"""Serving: after the marts are built and checked, publish them to the file BI tools read (SPEC §6)."""
+"""Serving: the last step of a run publishes the marts to the file BI tools read (SPEC §6)."""
 
 from collections.abc import Iterable
 
@@ -13,29 +13,28 @@ GROUP = "serving"
 SERVING_KEY = dg.AssetKey(["serving", "marts"])
 
 
-def is_mart(key: dg.AssetKey) -> bool:
-    return key.path[0] == serving.PUBLISHED_SCHEMA
-
-
 def serving_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
-    """The publication asset, depending on every mart in `upstream` (Definitions passes every asset key
-    that starts with "marts", so a mart added later is published without editing this file).
+    """The publication asset, depending on every asset in `upstream`: Definitions passes every other asset
+    key, the marts and also what only reads them (the HTML report, the CRM export), so an asset added
+    later is covered without editing this file.
 
-    Dagster skips it in a run where any of those marts, or a blocking check on them, failed; between
-    runs, automation publishes only once every blocking check on the marts has passed."""
-    marts = sorted({key for key in upstream if is_mart(key)}, key=lambda k: k.to_user_string())
+    That makes publishing the last step of a run, and a run where any asset, or a blocking check on one,
+    failed publishes nothing: Dagster skips the steps downstream of a failed one. Between runs,
+    automation publishes only once every blocking check on its inputs has passed."""
+    deps = sorted({key for key in upstream if key != SERVING_KEY}, key=lambda k: k.to_user_string())
 
     @dg.asset(
         key=SERVING_KEY,
         group_name=GROUP,
-        deps=marts,
+        deps=deps,
         pool=WAREHOUSE_POOL,  # reads the warehouse: never while another run writes it
         kinds={"duckdb"},
         automation_condition=follows_inputs() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
         description=(
             "The serving database BI tools read (default serving.duckdb beside the warehouse): every marts "
-            "table with its table and column comments, plus meta.publication. Replaced atomically after a "
-            "successful run, in a storage format DuckDB 0.10-2.x can open; never open for writing."
+            "table with its table and column comments, plus meta.publication. Replaced atomically as the "
+            "last step of a run in which every other asset succeeded, in a storage format DuckDB 0.10-2.x "
+            "can open; never open for writing."
         ),
     )
     def serving_marts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:

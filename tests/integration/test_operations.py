@@ -126,6 +126,33 @@ def test_a_killed_run_leaves_the_previous_versions_and_the_next_run_succeeds(tmp
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == [], "the half-written file was cleaned up"
 
 
+@pytest.mark.parametrize(("folder", "failed_step"), [("SUBWH_REPORTS_DIR", "reports__revenue_report"),
+                                                    ("SUBWH_EXPORTS_DIR", "exports__follow_up")])
+def test_a_run_whose_report_or_export_fails_publishes_nothing(tmp_path, landing, monkeypatch, capsys, folder,
+                                                               failed_step):
+    # The report and the CRM export only read the marts, yet a run in which either fails is a failed run,
+    # and failed runs publish nothing (the whole pipeline: those two need every mart).
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    con = build(landing, warehouse)
+    publish_marts(con, serving, run_id="previous")
+    con.close()
+    before = digest(serving)
+    landing.add(*VERSION_2)
+    not_a_folder = tmp_path / "not-a-folder"
+    not_a_folder.write_text("a regular file where the folder's parent should be")
+    monkeypatch.setenv(folder, str(not_a_folder / "out"))
+
+    assert main(["run", "--landing", str(landing.root), "--warehouse", str(warehouse)]) == 1
+    stderr = capsys.readouterr().err
+    assert f"FAILED {failed_step}" in stderr
+    assert "nothing was published" in stderr
+    assert digest(serving) == before
+    with duckdb.connect(str(serving), read_only=True) as published:
+        assert published.sql("select run_id from meta.publication").fetchall() == [("previous",)]
+    assert closing_mrr(serving) == CLOSING["v1"]
+    assert closing_mrr(warehouse) == CLOSING["v2"], "the marts themselves were rebuilt"
+
+
 def test_full_rebuild_reloads_every_file_and_rebuilds_the_same_marts(tmp_path, landing, capsys):
     warehouse = tmp_path / "warehouse.duckdb"
     landing.add(*VERSION_2)
