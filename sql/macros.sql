@@ -2,15 +2,10 @@
 -- the serving file that BI tools open.
 
 -- Reporting money is USD DECIMAL(18,2). DuckDB divides DECIMALs in DOUBLE, so a monthly amount is
--- derived from an exact annual amount with integer arithmetic: cents = round_half_up(annual * 100 / 12).
+-- derived from an exact annual amount with integer arithmetic: cents = round_half_up(annual * 100 / 12),
+-- which for annual >= 0 is (floor(annual * 100) + 6) // 12.
 create or replace temp macro monthly_usd_from_annual(annual_usd) as (
-    (
-        (floor(annual_usd * 100)::hugeint // 12)
-        + case
-            when (floor(annual_usd * 100)::hugeint % 12) + (annual_usd * 100 - floor(annual_usd * 100)) >= 6
-            then 1 else 0
-          end
-    )::decimal(38, 0) * 0.01
+    ((floor(annual_usd * 100)::bigint + 6) // 12)::decimal(18, 0) * 0.01
 )::decimal(18, 2);
 
 -- Months are DATE, the month's first day.

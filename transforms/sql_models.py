@@ -35,6 +35,7 @@ class SqlModel:
     description: str
     column_descriptions: dict[str, str] = field(default_factory=dict)
     upstream_tables: tuple[str, ...] = ()  # "staging.calendar", ...
+    materialized: str = "table"  # or "view": a staging model that only renames and casts (as in dbt)
 
     @property
     def schema(self) -> str:
@@ -70,6 +71,9 @@ def load_model(name: str) -> SqlModel:
         raise ValueError(f"{path}: a model must open with a /* YAML */ block (description, columns)")
     doc = parse_model_header(header.group("yaml"))
     select_sql = text[header.end() :].strip().rstrip(";")
+    materialized = str(doc.get("materialized") or "table").strip()
+    if materialized not in ("table", "view"):
+        raise ValueError(f"{path}: materialized must be table or view, not {materialized!r}")
     qualified = "{}.{}".format(*name.split("/"))
     upstream = sorted({f"{s}.{t}" for s, t in _TABLE_REFERENCE.findall(select_sql)} - {qualified})
     return SqlModel(
@@ -78,12 +82,14 @@ def load_model(name: str) -> SqlModel:
         description=str(doc.get("description", "")).strip(),
         column_descriptions={k: str(v).strip() for k, v in (doc.get("columns") or {}).items()},
         upstream_tables=tuple(upstream),
+        materialized=materialized,
     )
 
 
 def parse_model_header(text: str) -> dict:
-    """The model header: `description:` (text on the following indented lines) and `columns:`
-    (indented `name: text` lines; deeper-indented lines continue the previous column)."""
+    """The model header: `description:` (text on the following indented lines), `columns:`
+    (indented `name: text` lines; deeper-indented lines continue the previous column) and, optionally,
+    `materialized: view`."""
     doc: dict = {"description": "", "columns": {}}
     section, column = None, None
     for line in text.splitlines():
@@ -96,6 +102,8 @@ def parse_model_header(text: str) -> dict:
             section = key.strip()
             if section == "description" and rest.strip() not in ("", ">", "|"):
                 doc["description"] = rest.strip()
+            elif section == "materialized":
+                doc["materialized"] = rest.strip()
             continue
         if section == "description":
             doc["description"] = (doc["description"] + " " + stripped).strip()
@@ -132,27 +140,48 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run_model(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """(Re)build one model's table in a single transaction and document it in the catalog."""
+    """(Re)build one model's table (or view) in a single transaction and document it in the catalog."""
     model = load_model(name)
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {model.schema}")
-        con.execute(f"create or replace table {model.qualified_name} as\n{model.select_sql}")
-        comment_table(con, model.qualified_name, model.description, model.column_descriptions)
+        # A model that changed materialization replaces the object of the other kind.
+        other = "view" if model.materialized == "table" else "table"
+        if _catalog_kind(con, model.schema, model.table) == other:
+            con.execute(f"drop {other} {model.qualified_name}")
+        con.execute(f"create or replace {model.materialized} {model.qualified_name} as\n{model.select_sql}")
+        comment_table(con, model.qualified_name, model.description, model.column_descriptions,
+                      kind=model.materialized)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
 
 
+def _catalog_kind(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
+    found = con.execute(
+        """
+        select 'table' from duckdb_tables() where database_name = current_database() and schema_name = ? and table_name = ?
+        union all
+        select 'view' from duckdb_views() where database_name = current_database() and schema_name = ? and view_name = ?
+        """,
+        [schema, name, schema, name],
+    ).fetchall()
+    return found[0][0] if found else None
+
+
 def comment_table(
-    con: duckdb.DuckDBPyConnection, qualified_name: str, description: str, columns: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    qualified_name: str,
+    description: str,
+    columns: dict[str, str],
+    kind: str = "table",
 ) -> None:
     actual = {row[0] for row in con.sql(f"describe {qualified_name}").fetchall()}
     unknown = set(columns) - actual
     if unknown:
         raise ValueError(f"{qualified_name}: descriptions name columns it does not have: {sorted(unknown)}")
-    con.execute(f"comment on table {qualified_name} is {_quote(description)}")
+    con.execute(f"comment on {kind} {qualified_name} is {_quote(description)}")
     for column, text in columns.items():
         con.execute(f"comment on column {qualified_name}.{column} is {_quote(text)}")
 

@@ -45,10 +45,11 @@ running_state as (
             end ignore nulls
         ) over running as status,
         bool_or(event_type in ('trial_started', 'subscription_started')) over running as has_started,
-        row_number() over (
-            partition by subscription_id, month_of(effective_at)
-            order by effective_at desc, occurred_at desc, event_id desc
-        ) as position_from_month_end
+        -- the last event of its month holds the month-end state; lead over the same order as the
+        -- running window keeps this to one sort of the events
+        lead(month_of(effective_at)) over (
+            partition by subscription_id order by effective_at, occurred_at, event_id
+        ) is distinct from month_of(effective_at) as is_month_end
     from applicable_events
     window running as (
         partition by subscription_id order by effective_at, occurred_at, event_id
@@ -58,7 +59,7 @@ running_state as (
 
 month_end_states as (
     select * from running_state
-    where position_from_month_end = 1 and has_started
+    where is_month_end and has_started
 ),
 
 periods as (

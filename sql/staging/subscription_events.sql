@@ -2,7 +2,9 @@
 description: >
   Subscription events ready to apply: effective_at defaulted to occurred_at, and a started
   subscription's missing discount set to 0 (a change that leaves a field out keeps its value, so only
-  starts default). One row per accepted event.
+  starts default). One row per accepted event. A view: it only renames and defaults, so copying
+  millions of events into a table would cost more than reading raw through it.
+materialized: view
 columns:
   effective_at: When the event takes effect, UTC (occurred_at unless scheduled for later).
   discount_pct: Discount in percent; NULL on a change means "unchanged".

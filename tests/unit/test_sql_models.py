@@ -1,0 +1,31 @@
+"""The model runner: materialization, catalog descriptions, and warehouses built by an older version."""
+
+from tests.support.story import Landing, account, build, starts
+from transforms.sql_models import load_model, run_model
+
+
+def test_staging_events_are_a_described_view_and_replace_an_older_table(tmp_path):
+    landing = Landing(tmp_path)
+    landing.add(account("A", "2025-01-02"), starts("A", "2025-01-05", seats=2, price="10"))
+    con = build(landing)
+    model = load_model("staging/subscription_events")
+    assert model.materialized == "view"
+    kinds = con.sql("select view_name, comment from duckdb_views() where schema_name = 'staging'").fetchall()
+    assert kinds == [("subscription_events", model.description)]
+    comments = dict(con.sql("select column_name, comment from duckdb_columns() "
+                            "where schema_name = 'staging' and table_name = 'subscription_events'").fetchall())
+    assert comments["effective_at"] == model.column_descriptions["effective_at"]
+
+    # A warehouse built when the model was a table: the next run replaces the table with the view.
+    con.execute("drop view staging.subscription_events")
+    con.execute("create table staging.subscription_events as select 1 as stale")
+    run_model(con, "staging/subscription_events")
+    assert con.sql("select count(*) from duckdb_tables() where schema_name = 'staging' "
+                   "and table_name = 'subscription_events'").fetchall() == [(0,)]
+    assert con.sql("select count(*), sum(quantity) from staging.subscription_events "
+                   "where event_type = 'subscription_started'").fetchall() == [(1, 2)]
+
+
+def test_other_models_stay_tables(tmp_path):
+    assert load_model("intermediate/subscription_periods").materialized == "table"
+    assert load_model("marts/mrr_waterfall").materialized == "table"
