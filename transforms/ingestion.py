@@ -415,8 +415,8 @@ def _insert_tabular_rows(con, relative: str, absolute: str) -> None:
     try:
         _insert_csv_rows(con, relative, absolute, header)
     except duckdb.Error:
-        # A row DuckDB's strict reader refuses (a wrong field count, broken quoting), a blank line or a
-        # quoted line break: this file is read again in Python, record by record (rare, and only this file).
+        # A row DuckDB's strict reader refuses (a wrong field count, broken quoting) or a quoted line
+        # break: this file is read again in Python, record by record (rare, and only this file).
         con.execute("delete from landed_lines where source_file = ?", [relative])
         _insert_python_rows(con, _rows_read_in_python(relative, absolute))
 
@@ -433,21 +433,24 @@ def _csv_reader(absolute: str, header: list[str]) -> str:
 
 
 def _insert_csv_rows(con, relative: str, absolute: str, header: list[str]) -> None:
-    """The fast path: DuckDB parses the file, and the physical lines (read beside it) give each record its
-    text as landed. Record n is line n + 1 only when no record spans lines and no line is blank; otherwise
-    the statement fails (error()) and the caller reads the file in Python."""
+    """The fast path: DuckDB parses the file, and its physical lines, read beside it, give each record its
+    number and its text as landed. DuckDB skips blank lines, so the n-th record is the n-th non-blank line
+    after the header, unless a quoted field holds a line break: then the statement fails (error()) and the
+    caller reads the file in Python."""
     con.execute(
         f"""
         insert into landed_lines
-        select {_sql_string(relative)}, coalesce(records.line_number, lines.line_number),
+        select {_sql_string(relative)}, lines.line_number,
                case when records.record is null or lines.raw is null
                     then error('CSV records and lines are not one to one') else lines.raw end,
                records.record, null, null
-        from (select row_number() over () + 1 as line_number, to_json(src)::varchar as record
+        from (select row_number() over () as ordinal, to_json(src)::varchar as record
               from {_csv_reader(absolute, header)} as src) as records
-        full join (select row_number() over () as line_number, raw from {_line_reader([absolute])}) as lines
-            on records.line_number = lines.line_number
-        where coalesce(records.line_number, lines.line_number) > 1
+        full join (
+            select row_number() over () as ordinal, line_number, raw
+            from (select row_number() over () as line_number, raw from {_line_reader([absolute])})
+            where line_number > 1 and raw is not null
+        ) as lines using (ordinal)
         """
     )
 

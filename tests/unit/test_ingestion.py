@@ -218,8 +218,10 @@ def test_clean_csv_is_read_by_duckdb_and_keeps_its_lines_as_landed(tmp_path, mon
     landing, con = fresh(tmp_path)
     monkeypatch.setattr(ingestion, "_rows_read_in_python", lambda *a: pytest.fail("a clean CSV took the slow path"))
     landing.add_lines("subscription_events", "clean.csv", [
-        CSV_HEADER, CSV_GOOD.format("c-1", 2), CSV_GOOD.format("c-2", -2).replace(",USD", ',"USD"')])
+        CSV_HEADER, CSV_GOOD.format("c-1", 2), "", CSV_GOOD.format("c-2", -2).replace(",USD", ',"USD"'),
+        CSV_GOOD.format("c-1", 5), ""])
     load_stream(con, landing.root, "subscription_events")
-    assert con.sql("select event_id from raw.subscription_events").fetchall() == [("c-1",)]
-    assert con.sql("select line_number, reason, raw from raw.quarantine").fetchall() == [
-        (3, "negative_value", CSV_GOOD.format("c-2", -2).replace(",USD", ',"USD"'))]
+    assert con.sql("select event_id, line_number from raw.subscription_events").fetchall() == [("c-1", 2)]
+    assert con.sql("select line_number, reason, raw from raw.quarantine order by 1").fetchall() == [
+        (4, "negative_value", CSV_GOOD.format("c-2", -2).replace(",USD", ',"USD"')),
+        (5, "conflicting_duplicate", CSV_GOOD.format("c-1", 5))]
