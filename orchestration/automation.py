@@ -3,10 +3,20 @@
 `AutomationCondition.eager()` rebuilds an asset once any input updated and none is in progress. But
 Dagster counts an input as no longer in progress as soon as it materialized, even while the run that
 materialized it is still loading the other streams. A sensor-started ingestion run materializes
-raw.plans and raw.fx_rates first and raw.subscription_events seconds later; plain eager() starts the
-FX-dependent half of the marts (and a publication without the new events) in between, then rebuilds
-everything again. Waiting until no ingestion asset is planned or running keeps one landing batch to
-one downstream run that sees all of it.
+raw.plans and raw.fx_rates first and the event streams seconds later; plain eager() starts most of the
+models (and the CRM export) in between, on the new reference data without the new events, then
+rebuilds everything again. Waiting until no ingestion asset is planned or running means nothing below
+ingestion starts before the whole batch is loaded.
+
+What one landing batch then leads to (tests/integration/test_automation.py evaluates it tick by tick):
+- Usually one downstream run. When every blocking check has passed against the marts' current version,
+  the models, the sales lists, the report, the CRM export and the publication are all requested on the
+  same tick, so they become one run, publication last; a check failing inside it skips what follows.
+- Two downstream runs when a blocking check has not passed against the current marts: on an instance
+  that has never run the checks (the first automated run; a warehouse built by `subwh run` without
+  DAGSTER_HOME leaves no check results in the instance the UI uses), or after a check failed. The first
+  run rebuilds the models and runs their checks; the report, the CRM export and the publication wait
+  for `all_deps_blocking_checks_passed()` and follow in a second run once the checks have passed.
 """
 
 import functools
