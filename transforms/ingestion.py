@@ -366,8 +366,8 @@ def _json_lines(files: list[str], absolute: dict[str, str]) -> str:
 
 def _read_and_validate(con, stream: str, landing_dir: Path, files: list[str], report: LoadReport) -> list[str]:
     """Read the chunk's files and validate every line into temp table validated_events; returns the files
-    read. A file DuckDB cannot read at all (corrupt gzip, broken parquet) is set aside in
-    `report.unreadable_files`, so the load never half-reads a file."""
+    read. A bad line is quarantined (one that is not UTF-8 too); a file that cannot be read at all (corrupt
+    gzip, broken parquet) is set aside in `report.unreadable_files`, so the load never half-reads a file."""
     absolute = {f: str(landing_dir / f) for f in files}
     json_files = [f for f in files if f.lower().endswith(JSON_SUFFIXES)]
     tabular_files = [f for f in files if f.lower().endswith(TABULAR_SUFFIXES)]
@@ -383,13 +383,20 @@ def _read_and_validate(con, stream: str, landing_dir: Path, files: list[str], re
     try:
         _validate(con, stream, json_files, absolute)
     except duckdb.Error:
+        # Some file DuckDB's line reader refuses: find which, and read those line by line in Python (a line
+        # that is not UTF-8 is quarantined, the others load); only a file Python cannot read either (a
+        # corrupt gzip) is set aside.
         good = []
         for f in json_files:
             try:
                 con.sql(f"select count(*) from {_line_reader([absolute[f]])}").fetchall()
                 good.append(f)
             except duckdb.Error as exc:
-                report.unreadable_files[f] = _first_line(exc)
+                try:
+                    _insert_python_rows(con, _json_rows_read_in_python(f, absolute[f]))
+                except UNREADABLE:
+                    con.execute("delete from landed_lines where source_file = ?", [f])
+                    report.unreadable_files[f] = _first_line(exc)
         _validate(con, stream, good, absolute)  # a failure that is not a file's fails the load
     for f in files:
         if f in report.unreadable_files:
@@ -468,12 +475,30 @@ def _csv_header(absolute: str) -> list[str] | None:
 
 
 def _physical_lines(absolute: str):
-    """(line number, text, line ending) of every line of a landed file."""
+    """(line number, text, line ending, is UTF-8) of every line of a landed file; a line that is not UTF-8 is
+    decoded with U+FFFD in place of its bad bytes."""
     with _open_landed(absolute) as handle:
         for number, data in enumerate(handle, start=1):
-            text = data.decode("utf-8-sig" if number == 1 else "utf-8")
+            encoding = "utf-8-sig" if number == 1 else "utf-8"
+            try:
+                text, utf8 = data.decode(encoding), True
+            except UnicodeDecodeError:
+                text, utf8 = data.decode(encoding, errors="replace"), False
             body = text.rstrip("\r\n")
-            yield number, body, text[len(body):]
+            yield number, body, text[len(body):], utf8
+
+
+NOT_UTF8 = "not UTF-8 text (shown with U+FFFD for the bytes that are not)"
+
+
+def _json_rows_read_in_python(relative: str, absolute: str) -> list[tuple]:
+    """landed_lines rows of a JSON file that DuckDB's line reader refused: every line, those that are not
+    UTF-8 already rejected (invalid_encoding)."""
+    return [
+        (relative, number, text, text, None, None) if utf8
+        else (relative, number, text, None, "invalid_encoding", NOT_UTF8)
+        for number, text, _, utf8 in _physical_lines(absolute)
+    ]
 
 
 def _rows_read_in_python(relative: str, absolute: str) -> list[tuple]:
@@ -481,7 +506,7 @@ def _rows_read_in_python(relative: str, absolute: str) -> list[tuple]:
     whose field count differs from the header's, or whose quoting is broken, is rejected at read
     (invalid_csv_row) with its line number and text; the others become JSON records."""
     rows: list[tuple] = []
-    consumed: list[tuple[int, str, str]] = []  # the lines of the record being read
+    consumed: list[tuple[int, str, str, bool]] = []  # the lines of the record being read
 
     def feed():
         for line in _physical_lines(absolute):
@@ -501,15 +526,17 @@ def _rows_read_in_python(relative: str, absolute: str) -> list[tuple]:
         lines = consumed[:]
         consumed.clear()
         if header is None:
-            if error:
-                raise csv.Error(f"the header cannot be read: {error}")
+            if error or not all(utf8 for *_, utf8 in lines):
+                raise csv.Error(f"the header cannot be read: {error or NOT_UTF8}")
             header = fields
             continue
         if not error and not "".join(fields).strip() and len(fields) <= 1:
             continue  # a blank line carries no event
         number = lines[0][0]
-        raw = "".join(text + ending for _, text, ending in lines[:-1]) + lines[-1][1]
-        if error:
+        raw = "".join(text + ending for _, text, ending, _ in lines[:-1]) + lines[-1][1]
+        if not all(utf8 for *_, utf8 in lines):
+            rows.append((relative, number, raw, None, "invalid_encoding", NOT_UTF8))
+        elif error:
             rows.append((relative, number, raw, None, "invalid_csv_row", f"not a CSV row: {error}"))
         elif len(fields) != len(header):
             rows.append((relative, number, raw, None, "invalid_csv_row",
@@ -824,7 +851,11 @@ def _stage_conflicting_lines(con, landing_dir: Path) -> None:
     wanted = [r[0] for r in con.sql(
         "select distinct source_file from suspect_events where duplicate_reason is not null order by 1"
     ).fetchall()]
-    json_files = [f for f in wanted if f.lower().endswith(JSON_SUFFIXES)]
+    # JSON files read in Python (not UTF-8 throughout) have their lines in landed_lines already.
+    in_landed_lines = {r[0] for r in con.execute(
+        "select distinct source_file from landed_lines where source_file in (select unnest(?::varchar[]))", [wanted]
+    ).fetchall()}
+    json_files = [f for f in wanted if f.lower().endswith(JSON_SUFFIXES) and f not in in_landed_lines]
     sources = ["select source_file, line_number, raw from landed_lines"]
     if json_files:
         sources.insert(0, _json_lines(json_files, {f: str(landing_dir / f) for f in json_files}))

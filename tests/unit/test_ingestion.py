@@ -225,3 +225,29 @@ def test_clean_csv_is_read_by_duckdb_and_keeps_its_lines_as_landed(tmp_path, mon
     assert con.sql("select line_number, reason, raw from raw.quarantine order by 1").fetchall() == [
         (4, "negative_value", CSV_GOOD.format("c-2", -2).replace(",USD", ',"USD"')),
         (5, "conflicting_duplicate", CSV_GOOD.format("c-1", 5))]
+
+
+@pytest.mark.parametrize("name", ["mixed.jsonl", "mixed.jsonl.gz", "mixed.csv"])
+def test_a_line_that_is_not_utf8_is_quarantined_and_the_rest_loads(tmp_path, name):
+    landing, con = fresh(tmp_path)
+    landing.add_lines("subscription_events", "2025-01-04.jsonl", [with_(event_id="s-0")])  # a clean file beside it
+    if name.endswith(".csv"):
+        lines = [CSV_HEADER, CSV_GOOD.format("s-2", 2).replace("starter", "st\udcff\udcfeer"), CSV_GOOD.format("s-3", 2),
+                 CSV_GOOD.format("s-0", 5), "", "s-6"]
+    else:
+        lines = [with_(event_id="s-1"), with_(event_id="s-2", plan_id="st@er").replace("@", "\udcff\udcfe"), with_(event_id="s-3"),
+                 with_(event_id="s-0", quantity=5), "", "oops"]
+    data = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")  # line 2 holds the bytes ff fe
+    (landing.root / "subscription_events" / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    report = load_stream(con, landing.root, "subscription_events")
+    assert not report.unreadable_files
+    loaded = ["s-0", "s-3"] if name.endswith(".csv") else ["s-0", "s-1", "s-3"]
+    assert [r[0] for r in con.sql("select event_id from raw.subscription_events order by 1").fetchall()] == loaded
+    quarantined = con.sql("select line_number, reason, detail, raw from raw.quarantine order by 1").fetchall()
+    assert [q[:2] for q in quarantined] == [
+        (2, "invalid_encoding"), (4, "conflicting_duplicate"), (6, "invalid_csv_row" if ".csv" in name else "invalid_json")]
+    assert quarantined[0][2] == "not UTF-8 text (shown with U+FFFD for the bytes that are not)"
+    assert quarantined[0][3] == lines[1].replace("\udcff\udcfe", "\ufffd\ufffd")
+    assert quarantined[1][3] == lines[3]
+    # Loaded: a later run does not read the file again.
+    assert load_stream(con, landing.root, "subscription_events").files_skipped == 2
