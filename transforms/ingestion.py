@@ -45,6 +45,8 @@ LANDED_LINES_SCHEMA = {"source_file": pl.String, "line_number": pl.Int64, "raw":
                        "read_reason": pl.String, "read_detail": pl.String}
 LANDED_LINES_COLUMNS = ("source_file varchar, line_number bigint, raw varchar, record varchar, read_reason varchar, "
                         "read_detail varchar")
+# DuckDB's types for a Parquet timestamp without a time zone (isAdjustedToUTC = false, or INT96).
+ZONELESS_TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
 # What a file that cannot be read at all raises (DuckDB's readers; Python's gzip, decoding and CSV parser).
 UNREADABLE = (duckdb.Error, OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error)
 
@@ -407,12 +409,21 @@ def _read_and_validate(con, stream: str, landing_dir: Path, files: list[str], re
 
 def _insert_tabular_rows(con, relative: str, absolute: str) -> None:
     if relative.lower().endswith(".parquet"):
-        # Parquet has no text: a row's JSON rendering stands for its line.
+        # Parquet has no text: a row's JSON rendering stands for its line. A timestamp column without a
+        # time zone (TIMESTAMP, not TIMESTAMPTZ: e.g. a zone-less Polars or pandas datetime) is taken as UTC,
+        # as Parquet writers mean it; text timestamps (JSON, CSV) still need their offset.
+        source = f"read_parquet({_sql_string(absolute)})"
+        columns = con.sql(f"describe select * from {source}").fetchall()
+        as_utc = [
+            f"{_sql_identifier(name)}::varchar || 'Z' as {_sql_identifier(name)}"
+            for name, column_type, *_ in columns if column_type in ZONELESS_TIMESTAMPS
+        ]
+        rows = f"(select * replace ({', '.join(as_utc)}) from {source})" if as_utc else source
         con.execute(
             f"""
             insert into landed_lines
             select {_sql_string(relative)}, row_number() over (), record, record, null, null
-            from (select to_json(src)::varchar as record from read_parquet({_sql_string(absolute)}) as src)
+            from (select to_json(src)::varchar as record from {rows} as src)
             """
         )
         return
@@ -879,3 +890,8 @@ def _first_line(exc: Exception) -> str:
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+

@@ -126,12 +126,15 @@ def test_unreadable_file_loads_nothing_and_is_retried(tmp_path):
     landing.add_lines("subscription_events", "2025-01-05.jsonl", [with_()])
     broken = landing.root / "subscription_events" / "2025-01-06.jsonl.gz"
     broken.write_bytes(gzip.compress(b'{"a": 1}\n' * 1000)[:60])  # truncated gzip
+    (landing.root / "subscription_events" / "2025-01-07.parquet").write_bytes(b"PAR1 not really")
     report = load_stream(con, landing.root, "subscription_events")
-    assert list(report.unreadable_files) == ["subscription_events/2025-01-06.jsonl.gz"]
+    assert sorted(report.unreadable_files) == ["subscription_events/2025-01-06.jsonl.gz",
+                                              "subscription_events/2025-01-07.parquet"]
     assert report.rows_loaded == 1
     assert con.sql("select source_file from raw.loaded_files").fetchall() == [("subscription_events/2025-01-05.jsonl",)]
     # Fixed by re-delivery: the next run reads it.
     broken.write_bytes(gzip.compress((with_(event_id="s-2") + "\n").encode()))
+    (landing.root / "subscription_events" / "2025-01-07.parquet").unlink()
     report = load_stream(con, landing.root, "subscription_events")
     assert report.rows_loaded == 1 and not report.unreadable_files
 
@@ -251,3 +254,24 @@ def test_a_line_that_is_not_utf8_is_quarantined_and_the_rest_loads(tmp_path, nam
     assert quarantined[1][3] == lines[3]
     # Loaded: a later run does not read the file again.
     assert load_stream(con, landing.root, "subscription_events").files_skipped == 2
+
+
+def test_zone_less_parquet_timestamps_are_utc_but_text_needs_an_offset(tmp_path):
+    landing, con = fresh(tmp_path)
+    folder = landing.root / "subscription_events"
+    frame = pl.DataFrame([json.loads(with_(event_id="p-1")), json.loads(with_(event_id="p-2"))]).with_columns(
+        pl.col("occurred_at").str.to_datetime("%Y-%m-%dT%H:%M:%SZ"),  # a Datetime without time zone
+        pl.Series("effective_at", ["2025-02-01T00:00:00.250", None]).str.to_datetime().cast(pl.Datetime("ms")),
+    )
+    frame.write_parquet(folder / "naive.parquet")
+    frame.with_columns(pl.col("event_id").str.replace("p-", "z-"), pl.col("occurred_at").dt.replace_time_zone(
+        "UTC").dt.convert_time_zone("America/New_York")).write_parquet(folder / "zoned.parquet")
+    frame.with_columns(pl.col("event_id").str.replace("p-", "c-")).write_csv(folder / "naive.csv")  # text: no offset
+    report = load_stream(con, landing.root, "subscription_events")
+    got = con.sql("select event_id, occurred_at::varchar, effective_at::varchar from raw.subscription_events order by 1")
+    assert got.fetchall() == [
+        ("p-1", "2025-01-05 10:00:00", "2025-02-01 00:00:00.25"), ("p-2", "2025-01-05 10:00:00", None),
+        ("z-1", "2025-01-05 10:00:00", "2025-02-01 00:00:00.25"), ("z-2", "2025-01-05 10:00:00", None),
+    ]
+    assert report.quarantined_by_reason == {"wrong_type": 2}
+    assert con.sql("select distinct source_file from raw.quarantine").fetchall() == [("subscription_events/naive.csv",)]
