@@ -70,9 +70,7 @@ MRR_STAGE = (
     "staging/fx_rates_monthly",
     "staging/subscription_events",
     "intermediate/subscription_periods",
-    "intermediate/subscription_mrr_monthly",
     "marts/account_mrr_monthly",
-    "intermediate/account_mrr_bridge",
     "marts/mrr_movements",
     "marts/mrr_waterfall",
 )

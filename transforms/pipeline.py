@@ -10,7 +10,6 @@ MRR_MODELS = [
     "intermediate/subscription_periods",
     "intermediate/subscription_mrr_monthly",
     "marts/account_mrr_monthly",
-    "intermediate/account_mrr_bridge",
     "marts/mrr_movements",
     "marts/mrr_waterfall",
     "marts/accounts",

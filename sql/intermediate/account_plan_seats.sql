@@ -16,17 +16,17 @@ with reporting_window as (
     select max(as_of) as as_of, max(month) as latest_month from staging.calendar
 ),
 
+-- the latest state is the one in force now; its MRR is subscription_mrr_monthly's for the latest month,
+-- worked out here for that month alone
 active_now as (
-    select periods.subscription_id, periods.account_id, periods.plan_id, periods.quantity
-    from intermediate.subscription_periods as periods, reporting_window
-    where periods.valid_to_month = reporting_window.latest_month
-      and periods.status = 'active'
-),
-
-current_mrr as (
-    select subscription_mrr.subscription_id, subscription_mrr.mrr
-    from intermediate.subscription_mrr_monthly as subscription_mrr, reporting_window
-    where subscription_mrr.month = reporting_window.latest_month
+    select
+        periods.subscription_id, periods.account_id, periods.plan_id, periods.quantity,
+        monthly_usd_from_annual(periods.arr_local * rates.usd_per_unit) as mrr
+    from intermediate.subscription_periods as periods
+    join reporting_window on periods.valid_to_month = reporting_window.latest_month
+    left join staging.fx_rates_monthly as rates
+        on rates.currency = periods.currency and rates.month = reporting_window.latest_month
+    where periods.status = 'active'
 ),
 
 customer_since as (
@@ -42,13 +42,12 @@ select
     accounts.plan_id,
     count(*) filter (where active_now.plan_id = accounts.plan_id) as plan_subscriptions,
     coalesce(sum(active_now.quantity) filter (where active_now.plan_id = accounts.plan_id), 0)::bigint as plan_seats,
-    coalesce(sum(current_mrr.mrr) filter (where active_now.plan_id = accounts.plan_id), 0)::decimal(18, 2)
+    coalesce(sum(active_now.mrr) filter (where active_now.plan_id = accounts.plan_id), 0)::decimal(18, 2)
         as plan_mrr,
     count(*) as active_subscriptions,
     any_value(customer_since.customer_since) as customer_since
 from active_now
 join marts.accounts as accounts using (account_id)
-left join current_mrr using (subscription_id)
 left join customer_since using (account_id)
 group by active_now.account_id, accounts.plan_id
 order by active_now.account_id

@@ -29,17 +29,16 @@ pending_cancellations as (
 ),
 
 -- subscription_periods leaves out events effective after as_of, so its latest state is the one in force.
+-- Its MRR is subscription_mrr_monthly's for the latest month, worked out here for that month alone.
 active_now as (
-    select periods.subscription_id, periods.account_id, periods.plan_id
-    from intermediate.subscription_periods as periods, reporting_window
-    where periods.valid_to_month = reporting_window.latest_month
-      and periods.status = 'active'
-),
-
-current_mrr as (
-    select subscription_mrr.subscription_id, subscription_mrr.mrr
-    from intermediate.subscription_mrr_monthly as subscription_mrr, reporting_window
-    where subscription_mrr.month = reporting_window.latest_month
+    select
+        periods.subscription_id, periods.account_id, periods.plan_id,
+        monthly_usd_from_annual(periods.arr_local * rates.usd_per_unit) as mrr
+    from intermediate.subscription_periods as periods
+    join reporting_window on periods.valid_to_month = reporting_window.latest_month
+    left join staging.fx_rates_monthly as rates
+        on rates.currency = periods.currency and rates.month = reporting_window.latest_month
+    where periods.status = 'active'
 )
 
 select
@@ -48,8 +47,7 @@ select
     active_now.plan_id,
     pending_cancellations.cancel_requested_at,
     pending_cancellations.cancels_at,
-    coalesce(current_mrr.mrr, 0)::decimal(18, 2) as mrr
+    coalesce(active_now.mrr, 0)::decimal(18, 2) as mrr
 from pending_cancellations
 join active_now using (subscription_id)
-left join current_mrr using (subscription_id)
 order by active_now.account_id, active_now.subscription_id

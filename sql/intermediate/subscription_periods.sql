@@ -45,11 +45,12 @@ running_state as (
             end ignore nulls
         ) over running as status,
         bool_or(event_type in ('trial_started', 'subscription_started')) over running as has_started,
-        -- the last event of its month holds the month-end state; lead over the same order as the
-        -- running window keeps this to one sort of the events
+        -- The last event of a month holds the month-end state, which lasts until the month before the
+        -- next event's month (that month has a month-end row of its own). Same order as the running
+        -- window, so the events are sorted once.
         lead(month_of(effective_at)) over (
             partition by subscription_id order by effective_at, occurred_at, event_id
-        ) is distinct from month_of(effective_at) as is_month_end
+        ) as next_event_month
     from applicable_events
     window running as (
         partition by subscription_id order by effective_at, occurred_at, event_id
@@ -59,17 +60,14 @@ running_state as (
 
 month_end_states as (
     select * from running_state
-    where is_month_end and has_started
+    where next_event_month is distinct from effective_month and has_started
 ),
 
 periods as (
     select
         month_end_states.*,
         effective_month as valid_from_month,
-        coalesce(
-            previous_month(lead(effective_month) over (partition by subscription_id order by effective_month)),
-            reporting_window.latest_month
-        ) as valid_to_month
+        coalesce(previous_month(next_event_month), reporting_window.latest_month) as valid_to_month
     from month_end_states, reporting_window
 )
 

@@ -26,10 +26,11 @@ plans as (
     select plan_id, plan_name, tier_rank from raw.plans
 ),
 
+-- plans that are not in the catalog still get their rows (read from the periods: the months are not needed)
 all_plans as (
     select plan_id from plans
     union
-    select distinct plan_id from subscription_mrr
+    select distinct plan_id from intermediate.subscription_periods where arr_local > 0
 ),
 
 plan_month as (

@@ -1,8 +1,8 @@
 /*
 description: >
   The MRR waterfall split by segment, by country and by currency: one row per month, dimension and value,
-  every month for every value (zeros where a value had nothing). Built from the same account bridge as
-  marts.mrr_waterfall, so each value reconciles on its own (opening + new + expansion + reactivation -
+  every month for every value (zeros where a value had nothing). Built like marts.mrr_waterfall from
+  marts.account_mrr_monthly and marts.mrr_movements, so each value reconciles on its own (opening + new + expansion + reactivation -
   contraction - churned + fx_adjustment = closing, opening = last month's closing) and the values of a
   dimension add up to the waterfall. An account's segment and country are its current ones (marts.accounts)
   and its currency that of its latest paying month, for its whole history: when an account moves segment,
@@ -29,10 +29,6 @@ with calendar as (
     select month from staging.calendar
 ),
 
-bridge as (
-    select * from intermediate.account_mrr_bridge
-),
-
 latest_currency as (
     select account_id, arg_max(currency, month) as currency
     from marts.account_mrr_monthly
@@ -43,69 +39,96 @@ latest_currency as (
 -- to the next (that is what keeps opening = last month's closing within each value).
 account_values as (
     select
-        bridge_accounts.account_id,
+        latest_currency.account_id,
         coalesce(accounts.segment, '(unknown)') as segment,
         coalesce(accounts.country, '(unknown)') as country,
         coalesce(latest_currency.currency, '(unknown)') as currency
-    from (select distinct account_id from bridge) as bridge_accounts
+    from latest_currency
     left join marts.accounts as accounts using (account_id)
-    left join latest_currency using (account_id)
 ),
 
-account_dimension_values as (
-    select account_id, 'segment' as dimension, segment as dimension_value from account_values
-    union all
-    select account_id, 'country', country from account_values
-    union all
-    select account_id, 'currency', currency from account_values
-),
-
-by_value as (
+-- one pass over the account-months for the three dimensions (grouping sets), not three
+month_end as (
     select
-        bridge.month,
-        account_dimension_values.dimension,
-        account_dimension_values.dimension_value,
-        sum(prev_mrr_reported) as opening_mrr,
+        account_mrr.month,
+        case
+            when grouping(account_values.segment) = 0 then 'segment'
+            when grouping(account_values.country) = 0 then 'country'
+            else 'currency'
+        end as dimension,
+        coalesce(account_values.segment, account_values.country, account_values.currency) as dimension_value,
+        sum(account_mrr.mrr) as closing_mrr,
+        count(*) as closing_customers,
+        sum(account_mrr.mrr_at_next_month_rates - account_mrr.mrr) as fx_change_into_next_month
+    from marts.account_mrr_monthly as account_mrr
+    join account_values using (account_id)
+    group by grouping sets (
+        (account_mrr.month, account_values.segment),
+        (account_mrr.month, account_values.country),
+        (account_mrr.month, account_values.currency)
+    )
+),
+
+moved as (
+    select
+        movements.month,
+        case
+            when grouping(account_values.segment) = 0 then 'segment'
+            when grouping(account_values.country) = 0 then 'country'
+            else 'currency'
+        end as dimension,
+        coalesce(account_values.segment, account_values.country, account_values.currency) as dimension_value,
         sum(mrr_change) filter (where movement = 'new') as new_mrr,
         sum(mrr_change) filter (where movement = 'expansion') as expansion_mrr,
         sum(mrr_change) filter (where movement = 'reactivation') as reactivation_mrr,
         -sum(mrr_change) filter (where movement = 'contraction') as contraction_mrr,
         -sum(mrr_change) filter (where movement = 'churn') as churned_mrr,
-        sum(fx_adjustment) as fx_adjustment,
-        sum(mrr) as closing_mrr,
-        count(*) filter (where prev_mrr_reported > 0) as opening_customers,
         count(*) filter (where movement = 'new') as new_customers,
         count(*) filter (where movement = 'reactivation') as reactivated_customers,
-        count(*) filter (where movement = 'churn') as churned_customers,
-        count(*) filter (where mrr > 0) as closing_customers
-    from bridge
-    join account_dimension_values using (account_id)
-    group by bridge.month, account_dimension_values.dimension, account_dimension_values.dimension_value
+        count(*) filter (where movement = 'churn') as churned_customers
+    from marts.mrr_movements as movements
+    join account_values using (account_id)
+    group by grouping sets (
+        (movements.month, account_values.segment),
+        (movements.month, account_values.country),
+        (movements.month, account_values.currency)
+    )
 ),
 
 value_months as (
     select calendar.month, dimension_values.dimension, dimension_values.dimension_value
     from calendar
-    cross join (select distinct dimension, dimension_value from account_dimension_values) as dimension_values
+    cross join (select distinct dimension, dimension_value from month_end) as dimension_values
 )
 
 select
     value_months.month,
     value_months.dimension,
     value_months.dimension_value,
-    coalesce(opening_mrr, 0)::decimal(18, 2) as opening_mrr,
-    coalesce(new_mrr, 0)::decimal(18, 2) as new_mrr,
-    coalesce(expansion_mrr, 0)::decimal(18, 2) as expansion_mrr,
-    coalesce(reactivation_mrr, 0)::decimal(18, 2) as reactivation_mrr,
-    coalesce(contraction_mrr, 0)::decimal(18, 2) as contraction_mrr,
-    coalesce(churned_mrr, 0)::decimal(18, 2) as churned_mrr,
-    coalesce(fx_adjustment, 0)::decimal(18, 2) as fx_adjustment,
-    coalesce(closing_mrr, 0)::decimal(18, 2) as closing_mrr,
-    coalesce(opening_customers, 0) as opening_customers,
-    coalesce(new_customers, 0) as new_customers,
-    coalesce(reactivated_customers, 0) as reactivated_customers,
-    coalesce(churned_customers, 0) as churned_customers,
-    coalesce(closing_customers, 0) as closing_customers
+    coalesce(last_month.closing_mrr, 0)::decimal(18, 2) as opening_mrr,
+    coalesce(moved.new_mrr, 0)::decimal(18, 2) as new_mrr,
+    coalesce(moved.expansion_mrr, 0)::decimal(18, 2) as expansion_mrr,
+    coalesce(moved.reactivation_mrr, 0)::decimal(18, 2) as reactivation_mrr,
+    coalesce(moved.contraction_mrr, 0)::decimal(18, 2) as contraction_mrr,
+    coalesce(moved.churned_mrr, 0)::decimal(18, 2) as churned_mrr,
+    coalesce(last_month.fx_change_into_next_month, 0)::decimal(18, 2) as fx_adjustment,
+    coalesce(this_month.closing_mrr, 0)::decimal(18, 2) as closing_mrr,
+    coalesce(last_month.closing_customers, 0) as opening_customers,
+    coalesce(moved.new_customers, 0) as new_customers,
+    coalesce(moved.reactivated_customers, 0) as reactivated_customers,
+    coalesce(moved.churned_customers, 0) as churned_customers,
+    coalesce(this_month.closing_customers, 0) as closing_customers
 from value_months
-left join by_value using (month, dimension, dimension_value)
+left join month_end as this_month
+    on this_month.month = value_months.month
+    and this_month.dimension = value_months.dimension
+    and this_month.dimension_value = value_months.dimension_value
+left join month_end as last_month
+    on last_month.month = previous_month(value_months.month)
+    and last_month.dimension = value_months.dimension
+    and last_month.dimension_value = value_months.dimension_value
+left join moved
+    on moved.month = value_months.month
+    and moved.dimension = value_months.dimension
+    and moved.dimension_value = value_months.dimension_value
 order by value_months.dimension, value_months.dimension_value, value_months.month
