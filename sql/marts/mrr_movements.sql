@@ -31,11 +31,14 @@ paying_months as (
     window account_history as (partition by account_id order by month)
 ),
 
+-- Months are first days: the month before lies 28-31 days back, any earlier month at least 59, so
+-- comparing days is the same test as previous_month()/next_month() without date-interval arithmetic on
+-- every account-month.
 compared as (
     select
         account_id,
         month,
-        case when previous_paying_month = previous_month(month) then previous_paying_mrr_revalued else 0 end
+        case when previous_paying_month >= month - 31 then previous_paying_mrr_revalued else 0 end
             as prev_mrr,
         mrr,
         first_paid_month
@@ -46,7 +49,7 @@ compared as (
     -- the month after the last of a run of paying months, if the data reaches it: MRR went to 0
     select account_id, next_month(month), mrr_at_next_month_rates, 0, first_paid_month
     from paying_months, reporting_window
-    where next_paying_month is distinct from next_month(month)
+    where (next_paying_month is null or next_paying_month > month + 31)
       and month < reporting_window.latest_month
 ),
 
