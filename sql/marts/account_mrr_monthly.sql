@@ -3,7 +3,7 @@ description: >
   One row per account and month in which the account has MRR > 0 (an account is absent in months it
   pays nothing). MRR is the sum of its subscriptions' MRR in force at the month's end, converted to USD
   at the month's rate and rounded to the cent once per account (SPEC §2). Built from the subscription
-  periods directly (the same arithmetic as intermediate.subscription_mrr_monthly).
+  periods directly: the conversion of intermediate.subscription_mrr_monthly, summed before rounding.
 columns:
   account_id: The customer account.
   month: First day of the month.
