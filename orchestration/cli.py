@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from orchestration.settings import Settings
+from orchestration.settings import Settings, SettingsError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +58,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def run_command(args: argparse.Namespace) -> int:
     from orchestration.locking import writer_lock
 
-    settings = settings_from_args(args)
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as error:
+        print(f"subwh: {error}", file=sys.stderr)
+        return 2
     if not settings.landing_dir.is_dir():
         print(f"subwh: landing folder {settings.landing_dir} does not exist", file=sys.stderr)
         return 2
