@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -412,8 +413,7 @@ def follow_up_lists(inputs: SalesInputs) -> SalesLists:
             **{k: pl.lit(v) for k, v in context.items()},
         )
     )
-    upsell = upsell.with_columns(summary=pl.Series([upsell_sentence(row) for row in upsell.iter_rows(named=True)],
-                                                   dtype=pl.String))
+    upsell = upsell.with_columns(summary=_sentences(upsell, upsell_sentence, UPSELL_SENTENCE_COLUMNS))
     churn_risk = (
         signals.filter(at_risk)
         .sort(["churn_risk_score", "mrr", "account_id"], descending=[True, True, False])
@@ -427,7 +427,7 @@ def follow_up_lists(inputs: SalesInputs) -> SalesLists:
         )
     )
     churn_risk = churn_risk.with_columns(
-        summary=pl.Series([churn_risk_sentence(row) for row in churn_risk.iter_rows(named=True)], dtype=pl.String)
+        summary=_sentences(churn_risk, churn_risk_sentence, CHURN_RISK_SENTENCE_COLUMNS)
     )
     return SalesLists(
         upsell=_conform(upsell, UPSELL_COLUMNS),
@@ -486,6 +486,24 @@ def _changes(metrics: list[dict] | None, word: str) -> list[str]:
         change = abs(item["ratio"] - 1)
         parts.append(f"{_metric_label(item['metric'])} {word} {math.floor(change * 100 + 0.5)}% in 30 days")
     return parts
+
+
+# What each sentence reads: only these columns are handed to Python, row by row (a list has one row per
+# account, so converting every column of every row would cost more than writing the sentences).
+UPSELL_SENTENCE_COLUMNS = (
+    "has_seat_limit_near", "mean_active_seats", "seat_limit", "seat_utilisation", "plan_name",
+    "has_usage_limit_near", "api_utilisation", "api_calls_30d", "api_call_limit", "growing", "extra_seats",
+    "next_plan_id", "recommended_plan_name", "recommended_plan_id", "expected_mrr_uplift",
+)
+CHURN_RISK_SENTENCE_COLUMNS = (
+    "has_payment_failed", "unpaid_failed_payments", "unpaid_amount_usd", "last_failed_payment_at",
+    "first_failed_payment_at", "has_cancellation_scheduled", "cancelling_share", "mrr_cancelling", "cancels_at",
+    "mrr", "dropping",
+)
+
+
+def _sentences(frame: pl.DataFrame, sentence: Callable[[dict], str], columns: tuple[str, ...]) -> pl.Series:
+    return pl.Series([sentence(row) for row in frame.select(columns).iter_rows(named=True)], dtype=pl.String)
 
 
 def upsell_sentence(row: dict) -> str:
