@@ -894,4 +894,3 @@ def _sql_string(text: str) -> str:
 
 def _sql_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
