@@ -36,6 +36,9 @@ class SqlModel:
     column_descriptions: dict[str, str] = field(default_factory=dict)
     upstream_tables: tuple[str, ...] = ()  # "staging.calendar", ...
     materialized: str = "table"  # or "view": a staging model that only renames and casts (as in dbt)
+    # Tables of retired models this one took over ("intermediate.account_mrr_bridge"): dropped when it is
+    # built, so a warehouse made by an older version does not keep stale copies.
+    replaces: tuple[str, ...] = ()
 
     @property
     def schema(self) -> str:
@@ -74,6 +77,12 @@ def load_model(name: str) -> SqlModel:
     materialized = str(doc.get("materialized") or "table").strip()
     if materialized not in ("table", "view"):
         raise ValueError(f"{path}: materialized must be table or view, not {materialized!r}")
+    replaces = tuple(r.strip() for r in str(doc.get("replaces") or "").split(",") if r.strip())
+    for retired in replaces:
+        if not re.fullmatch(r"(staging|intermediate|marts)\.[a-z_][a-z0-9_]*", retired):
+            raise ValueError(f"{path}: replaces names schema.table relations, not {retired!r}")
+        if (SQL_DIR / f"{retired.replace('.', '/')}.sql").exists():
+            raise ValueError(f"{path}: replaces {retired}, which is a model of its own")
     qualified = "{}.{}".format(*name.split("/"))
     upstream = sorted({f"{s}.{t}" for s, t in _TABLE_REFERENCE.findall(select_sql)} - {qualified})
     return SqlModel(
@@ -83,13 +92,14 @@ def load_model(name: str) -> SqlModel:
         column_descriptions={k: str(v).strip() for k, v in (doc.get("columns") or {}).items()},
         upstream_tables=tuple(upstream),
         materialized=materialized,
+        replaces=replaces,
     )
 
 
 def parse_model_header(text: str) -> dict:
     """The model header: `description:` (text on the following indented lines), `columns:`
     (indented `name: text` lines; deeper-indented lines continue the previous column) and, optionally,
-    `materialized: view`."""
+    `materialized: view` and `replaces: schema.table[, ...]` (retired models' relations to drop)."""
     doc: dict = {"description": "", "columns": {}}
     section, column = None, None
     for line in text.splitlines():
@@ -102,8 +112,8 @@ def parse_model_header(text: str) -> dict:
             section = key.strip()
             if section == "description" and rest.strip() not in ("", ">", "|"):
                 doc["description"] = rest.strip()
-            elif section == "materialized":
-                doc["materialized"] = rest.strip()
+            elif section in ("materialized", "replaces"):
+                doc[section] = rest.strip()
             continue
         if section == "description":
             doc["description"] = (doc["description"] + " " + stripped).strip()
@@ -150,6 +160,10 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str) -> None:
         if _catalog_kind(con, model.schema, model.table) == other:
             con.execute(f"drop {other} {model.qualified_name}")
         con.execute(f"create or replace {model.materialized} {model.qualified_name} as\n{model.select_sql}")
+        for retired in model.replaces:
+            kind = _catalog_kind(con, *retired.split("."))
+            if kind:
+                con.execute(f"drop {kind} {retired}")
         comment_table(con, model.qualified_name, model.description, model.column_descriptions,
                       kind=model.materialized)
         con.execute("commit")

@@ -26,13 +26,6 @@ plans as (
     select plan_id, plan_name, tier_rank from raw.plans
 ),
 
--- plans that are not in the catalog still get their rows (read from the periods: the months are not needed)
-all_plans as (
-    select plan_id from plans
-    union
-    select distinct plan_id from intermediate.subscription_periods where arr_local > 0
-),
-
 plan_month as (
     select
         month,
@@ -42,6 +35,13 @@ plan_month as (
         count(*) as subscriptions
     from subscription_mrr
     group by month, plan_id
+),
+
+-- every catalog plan, and any other plan someone paid for in a reported month
+all_plans as (
+    select plan_id from plans
+    union
+    select plan_id from plan_month
 )
 
 select

@@ -5,6 +5,7 @@ description: >
   never shows up as a movement; it goes to the waterfall's fx_adjustment. Built from each account's
   paying months in order: a month compares with the one before when that one paid, and the month after
   a run of paying months is a churn (when the data reaches it).
+replaces: intermediate.account_mrr_bridge
 columns:
   account_id: The customer account.
   month: First day of the month.

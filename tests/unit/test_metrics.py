@@ -406,6 +406,22 @@ def test_mrr_by_plan_counts_each_subscription_under_its_own_plan(fx):
     assert metrics_checks.plan_mrr_breaks(fx) == []
 
 
+def test_mrr_by_plan_lists_only_the_plans_paid_for_in_a_reported_month(tmp_path):
+    # X's legacy plan (not in plans.csv) only paid in January, which the calendar does not reach: the
+    # start was sent in March, backdated, and changed to starter from February.
+    landing = Landing(tmp_path)
+    landing.add(
+        account("X", "2025-03-01"),
+        starts("X", "2025-03-10", plan="legacy", price="10", effective="2025-01-15"),
+        changes("X", "2025-03-10", plan="starter", effective="2025-02-10"),
+    )
+    con = build_metrics(build(landing))
+    plans = {r["plan_id"]: (str(r["mrr"]), r["customers"])
+             for r in rows(con, "select * from marts.mrr_by_plan where month = '2025-03-01'")}
+    assert plans == {"starter": ("10.00", 1), "growth": ("0.00", 0), "scale": ("0.00", 0),
+                     "enterprise": ("0.00", 0)}
+
+
 # --------------------------------------------------------------------- checks, catalog, descriptions
 
 ALL_CHECKS = [

@@ -1,5 +1,8 @@
 """The model runner: materialization, catalog descriptions, and warehouses built by an older version."""
 
+from datetime import date
+from decimal import Decimal
+
 from tests.support.story import Landing, account, build, starts
 from transforms.sql_models import load_model, run_model
 
@@ -29,3 +32,36 @@ def test_staging_events_are_a_described_view_and_replace_an_older_table(tmp_path
 def test_other_models_stay_tables(tmp_path):
     assert load_model("intermediate/subscription_periods").materialized == "table"
     assert load_model("marts/mrr_waterfall").materialized == "table"
+
+
+def test_a_model_drops_the_retired_table_it_took_over(tmp_path):
+    # intermediate.account_mrr_bridge fed the movements until marts.mrr_movements walked account MRR itself
+    assert load_model("marts/mrr_movements").replaces == ("intermediate.account_mrr_bridge",)
+    landing = Landing(tmp_path)
+    landing.add(account("A", "2025-01-02"), starts("A", "2025-01-05", seats=2, price="10"))
+    con = build(landing)
+    con.execute("create table intermediate.account_mrr_bridge as select 1 as stale")
+    run_model(con, "marts/mrr_movements")
+    assert con.sql("select count(*) from duckdb_tables() where table_name = 'account_mrr_bridge'").fetchall() == [(0,)]
+    assert con.sql("select account_id, movement, mrr from marts.mrr_movements").fetchall() == [("A", "new", 20)]
+
+
+def test_every_warehouse_view_reads_from_a_plain_duckdb_connection(tmp_path):
+    """Views are stored queries: they must not call the pipeline's session macros (sql/macros.sql), or a
+    DuckDB client opening the warehouse without them gets an error."""
+    import duckdb
+
+    from tests.support.story import build_metrics
+
+    landing = Landing(tmp_path / "landing")
+    landing.add(account("A", "2025-01-02"), starts("A", "2025-01-05", seats=2, price="10"))
+    build_metrics(build(landing, tmp_path / "warehouse.duckdb")).close()
+    plain = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    views = plain.sql("select schema_name, view_name from duckdb_views() where not internal").fetchall()
+    assert ("intermediate", "subscription_mrr_monthly") in views
+    assert ("staging", "subscription_events") in views
+    for schema, view in views:
+        plain.sql(f"select count(*) from {schema}.{view}").fetchall()
+    assert plain.sql("select month, mrr from intermediate.subscription_mrr_monthly").fetchall() == [
+        (date(2025, 1, 1), Decimal("20.00"))
+    ]
