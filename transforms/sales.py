@@ -31,6 +31,7 @@ from transforms.sql_models import comment_table, markdown_table
 SALES_MODELS = [
     "intermediate/account_usage_windows",
     "intermediate/unresolved_payment_failures",
+    "intermediate/subscriptions_in_force",
     "intermediate/scheduled_cancellations",
     "intermediate/account_plan_seats",
 ]

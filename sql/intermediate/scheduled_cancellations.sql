@@ -28,17 +28,8 @@ pending_cancellations as (
     group by events.subscription_id
 ),
 
--- subscription_periods leaves out events effective after as_of, so its latest state is the one in force.
--- Its MRR is subscription_mrr_monthly's for the latest month, worked out here for that month alone.
 active_now as (
-    select
-        periods.subscription_id, periods.account_id, periods.plan_id,
-        monthly_usd_from_annual(periods.arr_local * rates.usd_per_unit) as mrr
-    from intermediate.subscription_periods as periods
-    join reporting_window on periods.valid_to_month = reporting_window.latest_month
-    left join staging.fx_rates_monthly as rates
-        on rates.currency = periods.currency and rates.month = reporting_window.latest_month
-    where periods.status = 'active'
+    select subscription_id, account_id, plan_id, mrr from intermediate.subscriptions_in_force
 )
 
 select
