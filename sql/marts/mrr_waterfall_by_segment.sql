@@ -47,58 +47,51 @@ account_values as (
     left join marts.accounts as accounts using (account_id)
 ),
 
--- one pass over the account-months for the three dimensions (grouping sets), not three
-month_end as (
+-- An account's month-end MRR and its movements, side by side: one grouping-sets pass then adds them up
+-- for the three dimensions at once.
+account_month_facts as (
     select
-        account_mrr.month,
-        case
-            when grouping(account_values.segment) = 0 then 'segment'
-            when grouping(account_values.country) = 0 then 'country'
-            else 'currency'
-        end as dimension,
-        coalesce(account_values.segment, account_values.country, account_values.currency) as dimension_value,
-        sum(account_mrr.mrr) as closing_mrr,
-        count(*) as closing_customers,
-        sum(account_mrr.mrr_at_next_month_rates - account_mrr.mrr) as fx_change_into_next_month
-    from marts.account_mrr_monthly as account_mrr
-    join account_values using (account_id)
-    group by grouping sets (
-        (account_mrr.month, account_values.segment),
-        (account_mrr.month, account_values.country),
-        (account_mrr.month, account_values.currency)
-    )
+        account_id, month, mrr, mrr_at_next_month_rates - mrr as fx_change_into_next_month,
+        null::varchar as movement, null::decimal(18, 2) as mrr_change
+    from marts.account_mrr_monthly
+    union all
+    select account_id, month, null, null, movement, mrr_change
+    from marts.mrr_movements
 ),
 
-moved as (
+by_value as (
     select
-        movements.month,
+        facts.month,
         case
             when grouping(account_values.segment) = 0 then 'segment'
             when grouping(account_values.country) = 0 then 'country'
             else 'currency'
         end as dimension,
         coalesce(account_values.segment, account_values.country, account_values.currency) as dimension_value,
-        sum(mrr_change) filter (where movement = 'new') as new_mrr,
-        sum(mrr_change) filter (where movement = 'expansion') as expansion_mrr,
-        sum(mrr_change) filter (where movement = 'reactivation') as reactivation_mrr,
-        -sum(mrr_change) filter (where movement = 'contraction') as contraction_mrr,
-        -sum(mrr_change) filter (where movement = 'churn') as churned_mrr,
-        count(*) filter (where movement = 'new') as new_customers,
-        count(*) filter (where movement = 'reactivation') as reactivated_customers,
-        count(*) filter (where movement = 'churn') as churned_customers
-    from marts.mrr_movements as movements
+        sum(facts.mrr) as closing_mrr,
+        count(facts.mrr) as closing_customers,
+        sum(facts.fx_change_into_next_month) as fx_change_into_next_month,
+        sum(facts.mrr_change) filter (where facts.movement = 'new') as new_mrr,
+        sum(facts.mrr_change) filter (where facts.movement = 'expansion') as expansion_mrr,
+        sum(facts.mrr_change) filter (where facts.movement = 'reactivation') as reactivation_mrr,
+        -sum(facts.mrr_change) filter (where facts.movement = 'contraction') as contraction_mrr,
+        -sum(facts.mrr_change) filter (where facts.movement = 'churn') as churned_mrr,
+        count(*) filter (where facts.movement = 'new') as new_customers,
+        count(*) filter (where facts.movement = 'reactivation') as reactivated_customers,
+        count(*) filter (where facts.movement = 'churn') as churned_customers
+    from account_month_facts as facts
     join account_values using (account_id)
     group by grouping sets (
-        (movements.month, account_values.segment),
-        (movements.month, account_values.country),
-        (movements.month, account_values.currency)
+        (facts.month, account_values.segment),
+        (facts.month, account_values.country),
+        (facts.month, account_values.currency)
     )
 ),
 
 value_months as (
     select calendar.month, dimension_values.dimension, dimension_values.dimension_value
     from calendar
-    cross join (select distinct dimension, dimension_value from month_end) as dimension_values
+    cross join (select distinct dimension, dimension_value from by_value) as dimension_values
 )
 
 select
@@ -106,29 +99,25 @@ select
     value_months.dimension,
     value_months.dimension_value,
     coalesce(last_month.closing_mrr, 0)::decimal(18, 2) as opening_mrr,
-    coalesce(moved.new_mrr, 0)::decimal(18, 2) as new_mrr,
-    coalesce(moved.expansion_mrr, 0)::decimal(18, 2) as expansion_mrr,
-    coalesce(moved.reactivation_mrr, 0)::decimal(18, 2) as reactivation_mrr,
-    coalesce(moved.contraction_mrr, 0)::decimal(18, 2) as contraction_mrr,
-    coalesce(moved.churned_mrr, 0)::decimal(18, 2) as churned_mrr,
+    coalesce(this_month.new_mrr, 0)::decimal(18, 2) as new_mrr,
+    coalesce(this_month.expansion_mrr, 0)::decimal(18, 2) as expansion_mrr,
+    coalesce(this_month.reactivation_mrr, 0)::decimal(18, 2) as reactivation_mrr,
+    coalesce(this_month.contraction_mrr, 0)::decimal(18, 2) as contraction_mrr,
+    coalesce(this_month.churned_mrr, 0)::decimal(18, 2) as churned_mrr,
     coalesce(last_month.fx_change_into_next_month, 0)::decimal(18, 2) as fx_adjustment,
     coalesce(this_month.closing_mrr, 0)::decimal(18, 2) as closing_mrr,
     coalesce(last_month.closing_customers, 0) as opening_customers,
-    coalesce(moved.new_customers, 0) as new_customers,
-    coalesce(moved.reactivated_customers, 0) as reactivated_customers,
-    coalesce(moved.churned_customers, 0) as churned_customers,
+    coalesce(this_month.new_customers, 0) as new_customers,
+    coalesce(this_month.reactivated_customers, 0) as reactivated_customers,
+    coalesce(this_month.churned_customers, 0) as churned_customers,
     coalesce(this_month.closing_customers, 0) as closing_customers
 from value_months
-left join month_end as this_month
+left join by_value as this_month
     on this_month.month = value_months.month
     and this_month.dimension = value_months.dimension
     and this_month.dimension_value = value_months.dimension_value
-left join month_end as last_month
+left join by_value as last_month
     on last_month.month = previous_month(value_months.month)
     and last_month.dimension = value_months.dimension
     and last_month.dimension_value = value_months.dimension_value
-left join moved
-    on moved.month = value_months.month
-    and moved.dimension = value_months.dimension
-    and moved.dimension_value = value_months.dimension_value
 order by value_months.dimension, value_months.dimension_value, value_months.month
