@@ -67,4 +67,5 @@ select
     payments,
     refunds
 from account_month
-order by month, account_id
+-- no ORDER BY: only cohort_ltv reads this table, joining on account_id, and sorting its 6.3M rows at
+-- the 1M-account scale cost 0.7 s of every run
