@@ -64,7 +64,8 @@ SCALES = {
     "L": Scale("L", 1_000_000, "week", 100_000_000),
 }
 
-# The MRR stage of the issue: events -> subscription state -> account MRR -> movements -> waterfall.
+# The MRR stage the performance issue compares with dbt's mrr-playbook: events -> subscription state ->
+# account MRR -> movements -> waterfall.
 MRR_STAGE = (
     "staging/calendar",
     "staging/fx_rates_monthly",
