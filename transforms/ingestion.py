@@ -13,6 +13,8 @@ import csv
 import gzip
 import json
 import logging
+import os
+import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +49,9 @@ LANDED_LINES_COLUMNS = ("source_file varchar, line_number bigint, raw varchar, r
                         "read_detail varchar")
 # DuckDB's types for a Parquet timestamp without a time zone (isAdjustedToUTC = false, or INT96).
 ZONELESS_TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+# Characters DuckDB's file readers take as a glob pattern (or an escape) in a path: a landed file whose name
+# holds one is read through a link with a plain name, never as a pattern that may match other files.
+GLOB_CHARACTERS = frozenset("*?[]{}\\")
 # What a file that cannot be read at all raises (DuckDB's readers; Python's gzip, decoding and CSV parser).
 UNREADABLE = (duckdb.Error, OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error)
 
@@ -293,22 +298,24 @@ def load_stream(
     chunks = _chunks(landing_dir, files, chunk_bytes)
     say(f"{stream}: reading {len(files)} new file(s) in {len(chunks)} chunk(s)")
     for number, chunk in enumerate(chunks, start=1):
-        try:
-            # Reading and validating happen before the transaction (into temp tables): an unreadable
-            # file is set aside, not a rollback.
-            readable = _read_and_validate(con, stream, landing_dir, chunk, report)
-            if readable:
-                con.execute("begin transaction")
-                try:
-                    _deduplicate(con, stream)
-                    _publish(con, stream, report, readable, landing_dir)
-                    con.execute("commit")
-                except BaseException:
-                    con.execute("rollback")
-                    raise
-                report.files_read.extend(readable)
-        finally:
-            _drop_work_tables(con)
+        with tempfile.TemporaryDirectory(prefix="subwh-links-") as links:
+            paths = _literal_paths(landing_dir, chunk, Path(links))
+            try:
+                # Reading and validating happen before the transaction (into temp tables): an unreadable
+                # file is set aside, not a rollback.
+                readable = _read_and_validate(con, stream, paths, chunk, report)
+                if readable:
+                    con.execute("begin transaction")
+                    try:
+                        _deduplicate(con, stream)
+                        _publish(con, stream, report, readable, paths)
+                        con.execute("commit")
+                    except BaseException:
+                        con.execute("rollback")
+                        raise
+                    report.files_read.extend(readable)
+            finally:
+                _drop_work_tables(con)
         if len(chunks) > 1:
             say(f"{stream}: chunk {number}/{len(chunks)} committed, {report.rows_loaded:,} rows loaded so far")
     say(
@@ -329,6 +336,25 @@ def _chunks(landing_dir: Path, files: list[str], chunk_bytes: int) -> list[list[
         chunks[-1].append(f)
         size += weight
     return chunks
+
+
+def _literal_paths(landing_dir: Path, files: list[str], links: Path) -> dict[str, str]:
+    """The path DuckDB is given for each landed file (relative name -> path). DuckDB expands `*`, `?` and
+    `[...]` in a path even when a file of that very name exists (`2024-03-0[1].jsonl` reads
+    `2024-03-01.jsonl`), so a name holding such a character is read through a symbolic link with a plain
+    name in `links`, keeping its suffix (`.gz` decides decompression)."""
+    paths = {}
+    for index, relative in enumerate(files):
+        path = os.path.abspath(landing_dir / relative)
+        if GLOB_CHARACTERS.intersection(path):
+            name = Path(relative).name.lower()
+            suffix = next(s for s in sorted(JSON_SUFFIXES + TABULAR_SUFFIXES, key=len, reverse=True)
+                          if name.endswith(s))
+            link = links / f"file-{index}{suffix}"
+            os.symlink(path, link)
+            path = str(link)
+        paths[relative] = path
+    return paths
 
 
 def _drop_work_tables(con) -> None:
@@ -366,11 +392,11 @@ def _json_lines(files: list[str], absolute: dict[str, str]) -> str:
     """
 
 
-def _read_and_validate(con, stream: str, landing_dir: Path, files: list[str], report: LoadReport) -> list[str]:
+def _read_and_validate(con, stream: str, absolute: dict[str, str], files: list[str], report: LoadReport) -> list[str]:
     """Read the chunk's files and validate every line into temp table validated_events; returns the files
     read. A bad line is quarantined (one that is not UTF-8 too); a file that cannot be read at all (corrupt
-    gzip, broken parquet) is set aside in `report.unreadable_files`, so the load never half-reads a file."""
-    absolute = {f: str(landing_dir / f) for f in files}
+    gzip, broken parquet) is set aside in `report.unreadable_files`, so the load never half-reads a file.
+    `absolute` gives the path to read for each file (`_literal_paths`)."""
     json_files = [f for f in files if f.lower().endswith(JSON_SUFFIXES)]
     tabular_files = [f for f in files if f.lower().endswith(TABULAR_SUFFIXES)]
     # Parquet and CSV rows become JSON text first (`record`), so they are validated exactly like JSON lines.
@@ -764,7 +790,7 @@ def _deduplicate(con, stream: str) -> None:
     )
 
 
-def _publish(con, stream: str, report: LoadReport, files: list[str], landing_dir: Path) -> None:
+def _publish(con, stream: str, report: LoadReport, files: list[str], absolute: dict[str, str]) -> None:
     names = [f.name for f in stream_fields(stream)]
     now = _now()
     columns = ", ".join(names)
@@ -794,7 +820,7 @@ def _publish(con, stream: str, report: LoadReport, files: list[str], landing_dir
     )
     conflicts = con.sql("select count(*) from suspect_events where duplicate_reason is not null").fetchall()[0][0]
     if conflicts:
-        _stage_conflicting_lines(con, landing_dir)
+        _stage_conflicting_lines(con, absolute)
         con.execute(
             """
             insert into raw.quarantine
@@ -856,7 +882,7 @@ def _publish(con, stream: str, report: LoadReport, files: list[str], landing_dir
         report.quarantined_by_reason[reason] = report.quarantined_by_reason.get(reason, 0) + count
 
 
-def _stage_conflicting_lines(con, landing_dir: Path) -> None:
+def _stage_conflicting_lines(con, absolute: dict[str, str]) -> None:
     """conflicting_lines(source_file, line_number, raw): the text of the lines quarantined as conflicting
     duplicates (valid rows keep no text in validated_events, so their files are read again; rare)."""
     wanted = [r[0] for r in con.sql(
@@ -869,7 +895,7 @@ def _stage_conflicting_lines(con, landing_dir: Path) -> None:
     json_files = [f for f in wanted if f.lower().endswith(JSON_SUFFIXES) and f not in in_landed_lines]
     sources = ["select source_file, line_number, raw from landed_lines"]
     if json_files:
-        sources.insert(0, _json_lines(json_files, {f: str(landing_dir / f) for f in json_files}))
+        sources.insert(0, _json_lines(json_files, absolute))
     con.execute(
         f"""
         create temp table conflicting_lines as

@@ -166,6 +166,39 @@ def test_line_numbers_across_many_files(tmp_path):
     assert got == [(f"subscription_events/2025-01-{d:02d}.jsonl", d * 7 + 1) for d in range(1, 21)]
 
 
+def test_file_names_with_glob_characters_are_read_literally(tmp_path):
+    """DuckDB reads a path holding `[`, `*` or `?` as a pattern: `2025-01-0[1].jsonl` would read
+    `2025-01-01.jsonl`, and every later file would take the rows of the one before it."""
+    landing, con = fresh(tmp_path)
+    landing.add_lines("subscription_events", "2025-01-01.jsonl", [with_(event_id="plain")])
+    landing.add_lines("subscription_events", "2025-01-0[1].jsonl", [with_(event_id="bracket-1"), "broken",
+                                                                    with_(event_id="bracket-3")])
+    landing.add_lines("subscription_events", "b*.jsonl", [with_(event_id="star")])
+    landing.add_lines("subscription_events", "b_x?.jsonl", [with_(event_id="question")])
+    (landing.root / "subscription_events" / "c{1,2}.jsonl.gz").write_bytes(
+        gzip.compress((with_(event_id="brace") + "\n").encode()))
+    frame = pl.DataFrame([json.loads(with_(event_id="parquet"))])
+    frame.write_parquet(landing.root / "subscription_events" / "d[2].parquet")
+    frame.with_columns(pl.lit("csv").alias("event_id")).write_csv(landing.root / "subscription_events" / "e[1].csv")
+    (landing.root / "subscription_events" / "e1.csv").write_text("event_id\nnot-the-file\n")
+    report = load_stream(con, landing.root, "subscription_events")
+    assert con.sql("select source_file, event_id, line_number from raw.subscription_events order by 1, 3").fetchall() == [
+        ("subscription_events/2025-01-01.jsonl", "plain", 1),
+        ("subscription_events/2025-01-0[1].jsonl", "bracket-1", 1),
+        ("subscription_events/2025-01-0[1].jsonl", "bracket-3", 3),
+        ("subscription_events/b*.jsonl", "star", 1),
+        ("subscription_events/b_x?.jsonl", "question", 1),
+        ("subscription_events/c{1,2}.jsonl.gz", "brace", 1),
+        ("subscription_events/d[2].parquet", "parquet", 1),
+        ("subscription_events/e[1].csv", "csv", 2),
+    ]
+    assert con.sql("select source_file, line_number, reason from raw.quarantine order by 1").fetchall() == [
+        ("subscription_events/2025-01-0[1].jsonl", 2, "invalid_json"),
+        ("subscription_events/e1.csv", 2, "missing_field"),
+    ]
+    assert report.rows_duplicate == 0 and not report.unreadable_files
+
+
 def test_reference_errors_are_clear(tmp_path):
     landing, con = fresh(tmp_path)
     landing.write_fx([("2025-13", "EUR", "1.1")])
