@@ -779,7 +779,10 @@ def _deduplicate(con, stream: str) -> None:
         select s.source_file, s.line_number,
             case
                 when s.event_id in (select event_id from in_other_streams) then 'conflicting_duplicate'
-                when a.payload is not null and a.payload <> s.payload then 'conflicting_duplicate'
+                -- once loaded, the loaded payload is the one every later delivery must match, whatever
+                -- this chunk delivered first
+                when a.payload is not null then
+                    case when a.payload <> s.payload then 'conflicting_duplicate' end
                 when s.delivery > 1 and s.payload <> f.payload then 'conflicting_duplicate'
             end as duplicate_reason,
             a.payload is not null or s.delivery > 1 as is_repeat

@@ -110,6 +110,22 @@ def test_rerun_changes_nothing_and_redelivery_is_a_no_op(tmp_path):
     assert con.sql("select count(*) from raw.loaded_files").fetchall() == [(2,)]
 
 
+def test_a_redelivery_matching_the_loaded_event_is_a_no_op_even_after_a_conflicting_one(tmp_path):
+    """Raw holds s-1 with 2 seats. One later load brings s-1 with 3 seats (a conflict), then s-1 with 2
+    seats again (identical to what is loaded): only the first is quarantined, however the files are
+    batched."""
+    landing, con = fresh(tmp_path)
+    landing.add_lines("subscription_events", "2025-01-05.jsonl", [with_()])
+    load_stream(con, landing.root, "subscription_events")
+    landing.add_lines("subscription_events", "2025-01-06.jsonl", [with_(quantity=3)])
+    landing.add_lines("subscription_events", "2025-01-07.jsonl", [with_()])
+    report = load_stream(con, landing.root, "subscription_events")
+    assert (report.rows_loaded, report.rows_duplicate, report.rows_quarantined) == (0, 1, 1)
+    assert con.sql("select source_file, reason from raw.quarantine").fetchall() == [
+        ("subscription_events/2025-01-06.jsonl", "conflicting_duplicate")]
+    assert con.sql("select quantity from raw.subscription_events").fetchall() == [(2,)]
+
+
 def test_event_id_reused_across_streams_is_a_conflict(tmp_path):
     landing, con = fresh(tmp_path)
     landing.add_lines("subscription_events", "2025-01-05.jsonl", [with_(event_id="x-1")])
