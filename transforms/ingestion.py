@@ -49,6 +49,8 @@ LANDED_LINES_COLUMNS = ("source_file varchar, line_number bigint, raw varchar, r
                         "read_detail varchar")
 # DuckDB's types for a Parquet timestamp without a time zone (isAdjustedToUTC = false, or INT96).
 ZONELESS_TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+# JSON's white space within a line (RFC 8259: space, tab, carriage return), as a DuckDB string of trim characters.
+JSON_WHITESPACE = "(' ' || chr(9) || chr(13))"
 # Characters DuckDB's file readers take as a glob pattern (or an escape) in a path: a landed file whose name
 # holds one is read through a link with a plain name, never as a pattern that may match other files.
 GLOB_CHARACTERS = frozenset("*?[]{}\\")
@@ -659,15 +661,17 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str])
         parsed as (
             -- one JSON parse per line: every field's text at once. The starts_with tests come first
             -- so that the copies ltrim and trim make are only paid for the odd line.
-            select source_file, line_number, raw, read_reason, read_detail,
-                   case when (case when starts_with(record, '{{') then true else starts_with(ltrim(record), '{{') end)
+            select source_file, line_number, raw, record, read_reason, read_detail,
+                   case when (case when starts_with(record, '{{') then true
+                                   else starts_with(ltrim(record, {JSON_WHITESPACE}), '{{') end)
                         -- try(): NULL where the text is not valid JSON (the same parser as json_valid)
                         then try(json_extract_string(record, [{paths}])) end as field_texts
             from lines
-            -- blank lines carry no event
-            where read_reason is not null or (record is not null and (starts_with(record, '{{') or trim(record) <> ''))
+            -- blank lines (nothing but JSON's white space) carry no event
+            where read_reason is not null
+               or (record is not null and (starts_with(record, '{{') or trim(record, {JSON_WHITESPACE}) <> ''))
         ),
-        texts as (select source_file, line_number, raw, read_reason, read_detail, field_texts, {texts} from parsed),
+        texts as (select source_file, line_number, raw, record, read_reason, read_detail, field_texts, {texts} from parsed),
         typed as (select *, {typed} from texts),
         judged as (select *, {reason} as reason from typed)
         select source_file, line_number, {", ".join(f.name for f in fields)}, reason,
@@ -682,7 +686,9 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str])
 def _typed_expression(f: Field) -> str:
     t = f"t_{f.name}"
     if f.kind == "timestamp":
-        return f"try_cast(try_cast({t} as timestamptz) as timestamp)"
+        # DuckDB's cast refuses ISO 8601's lower-case z for UTC
+        utc = f"case when ends_with({t}, 'z') then left({t}, -1) || 'Z' else {t} end"
+        return f"try_cast(try_cast({utc} as timestamptz) as timestamp)"
     if f.kind == "date":
         return f"try_cast({t} as date)"
     if f.kind in ("money", "percent"):
@@ -700,20 +706,25 @@ def _wrong_type_condition(f: Field) -> str | None:
     t = f"t_{f.name}"
     if f.kind == "timestamp":
         # ISO-8601 with an explicit offset: a local time without one is ambiguous.
+        # an offset is at most 23:59 (DuckDB would carry +25:00 over into the next day)
         return (f"{f.name} is null or not regexp_matches({t}, "
-                r"'^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$')")
+                r"'^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)$')")
     if f.kind == "date":
         return rf"{f.name} is null or not regexp_matches({t}, '^\d{{4}}-\d{{2}}-\d{{2}}$')"
+    # DuckDB's casts take `_` between digits ("4_9" is 49); JSON and CSV numbers do not
     if f.kind in ("money", "percent", "quantity"):
         extra = " or isinf(" + f.name + ") or isnan(" + f.name + ")" if f.kind == "quantity" else ""
-        return f"{f.name} is null{extra}"
+        return f"{f.name} is null{extra} or contains({t}, '_')"
     if f.kind == "integer":
-        return f"{f.name} is null or try_cast({t} as decimal(18, 6)) <> {f.name}"
+        return f"{f.name} is null or try_cast({t} as decimal(18, 6)) <> {f.name} or contains({t}, '_')"
     if f.kind == "enum":
         return f"{t} not in ({', '.join(_sql_string(a) for a in f.allowed)})"
     if f.kind == "currency":
         return rf"not regexp_matches({t}, '^[A-Za-z]{{3}}$')"
-    return None
+    # text: a JSON object or array is not text (json_extract_string would hand back its JSON); the JSON
+    # type is only looked up for the rare value that starts like one
+    return (f"(starts_with({t}, '{{') or starts_with({t}, '[')) "
+            f"and json_type(record, '$.{f.name}') in ('OBJECT', 'ARRAY')")
 
 
 def _kind_label(f: Field) -> str:
@@ -726,7 +737,7 @@ def _kind_label(f: Field) -> str:
         "quantity": "a number",
         "enum": "one of " + "/".join(f.allowed),
         "currency": "a 3-letter currency code",
-    }.get(f.kind, "text")
+    }.get(f.kind, "text (not a JSON object or array)")
 
 
 def _deduplicate(con, stream: str) -> None:

@@ -182,6 +182,39 @@ def test_line_numbers_across_many_files(tmp_path):
     assert got == [(f"subscription_events/2025-01-{d:02d}.jsonl", d * 7 + 1) for d in range(1, 21)]
 
 
+def test_values_that_only_look_right_are_wrong_types_and_json_white_space_is_white_space(tmp_path):
+    landing, con = fresh(tmp_path)
+    landing.add_lines("subscription_events", "2025-01-05.jsonl", [
+        with_(event_id="s-1", occurred_at="2025-01-05T10:00:00z"),        # 1 lower-case z is UTC
+        with_(event_id="s-2", occurred_at="2025-01-05T10:00:00+05:30"),   # 2 an offset converts to UTC
+        with_(event_id="s-3", occurred_at="2025-01-05T10:00:00+25:00"),   # 3 no such offset
+        with_(event_id="s-4", occurred_at="2025-01-05T10:00:00+05:99"),   # 4 no such offset
+        with_(event_id="s-5", quantity="4_9"),                            # 5 DuckDB would read 49
+        with_(event_id="s-6", unit_price="1_0.00"),                       # 6 DuckDB would read 10.00
+        with_(event_id="s-7", account_id={"id": "A"}),                    # 7 an object is not text
+        with_(event_id="s-8", plan_id=["starter"]),                       # 8 nor is an array
+        json.dumps({**GOOD_ACCOUNT, "event_id": "a-9", "account_name": "{Acme}"}),  # 9 text that looks like JSON
+        "\t ",                                                           # 10 blank: white space only
+        "\t" + with_(event_id="s-11"),                                   # 11 JSON may start with a tab
+    ])
+    load_stream(con, landing.root, "subscription_events")
+    assert con.sql("select line_number, reason, detail from raw.quarantine order by 1").fetchall() == [
+        (3, "wrong_type", "occurred_at=2025-01-05T10:00:00+25:00 is not an ISO-8601 timestamp with offset"),
+        (4, "wrong_type", "occurred_at=2025-01-05T10:00:00+05:99 is not an ISO-8601 timestamp with offset"),
+        (5, "wrong_type", "quantity=4_9 is not a whole number"),
+        (6, "wrong_type", "unit_price=1_0.00 is not a decimal amount"),
+        (7, "wrong_type", 'account_id={"id":"A"} is not text (not a JSON object or array)'),
+        (8, "wrong_type", 'plan_id=["starter"] is not text (not a JSON object or array)'),
+    ]
+    assert con.sql("select event_id, occurred_at::varchar, account_name from raw.subscription_events order by 1"
+                   ).fetchall() == [
+        ("a-9", "2025-01-02 10:00:00", "{Acme}"),
+        ("s-1", "2025-01-05 10:00:00", None),
+        ("s-11", "2025-01-05 10:00:00", None),
+        ("s-2", "2025-01-05 04:30:00", None),
+    ]
+
+
 def test_file_names_with_glob_characters_are_read_literally(tmp_path):
     """DuckDB reads a path holding `[`, `*` or `?` as a pattern: `2025-01-0[1].jsonl` would read
     `2025-01-01.jsonl`, and every later file would take the rows of the one before it."""
