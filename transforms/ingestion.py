@@ -369,9 +369,11 @@ def _line_reader(paths: list[str]) -> str:
 
     The reader's `file_index` column is the position of a row's file in `paths`."""
     listing = ", ".join(_sql_string(p) for p in paths)
-    # \x01 cannot occur in valid JSON text, so each line stays one column; quotes are not CSV quotes here.
+    # The delimiter is four control characters in a row, which valid JSON cannot hold and no text file is
+    # likely to: each line stays one column, even a broken line with a stray control character, and its
+    # raw text is kept whole. Quotes are not CSV quotes here.
     return (
-        f"read_csv([{listing}], columns = {{'raw': 'VARCHAR'}}, header = false, delim = '\x01', quote = '', "
+        f"read_csv([{listing}], columns = {{'raw': 'VARCHAR'}}, header = false, delim = '\x01\x02\x03\x04', quote = '', "
         "escape = '', auto_detect = false, strict_mode = false, null_padding = true)"
     )
 

@@ -196,6 +196,7 @@ def test_values_that_only_look_right_are_wrong_types_and_json_white_space_is_whi
         json.dumps({**GOOD_ACCOUNT, "event_id": "a-9", "account_name": "{Acme}"}),  # 9 text that looks like JSON
         "\t ",                                                           # 10 blank: white space only
         "\t" + with_(event_id="s-11"),                                   # 11 JSON may start with a tab
+        '{"event_id": "s-12",\x01 "event_type": "x"}',                    # 12 a stray control character
     ])
     load_stream(con, landing.root, "subscription_events")
     assert con.sql("select line_number, reason, detail from raw.quarantine order by 1").fetchall() == [
@@ -205,7 +206,10 @@ def test_values_that_only_look_right_are_wrong_types_and_json_white_space_is_whi
         (6, "wrong_type", "unit_price=1_0.00 is not a decimal amount"),
         (7, "wrong_type", 'account_id={"id":"A"} is not text (not a JSON object or array)'),
         (8, "wrong_type", 'plan_id=["starter"] is not text (not a JSON object or array)'),
+        (12, "invalid_json", "not a JSON object"),
     ]
+    assert con.sql("select raw from raw.quarantine where line_number = 12").fetchall() == [
+        ('{"event_id": "s-12",\x01 "event_type": "x"}',)]
     assert con.sql("select event_id, occurred_at::varchar, account_name from raw.subscription_events order by 1"
                    ).fetchall() == [
         ("a-9", "2025-01-02 10:00:00", "{Acme}"),
