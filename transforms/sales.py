@@ -99,7 +99,9 @@ UPSELL_COLUMNS = [
     Column("expected_mrr_uplift", USD,
            "MRR gained in USD at list price: next plan's list_price_monthly x seats - MRR of the current plan's "
            "subscriptions (at least the per-seat list-price gap x seats); on the top tier extra_seats x its "
-           "list price. Always > 0."),
+           "list price. 0.00 when there is nothing more to sell at list price (the top tier with seats to spare, "
+           "or a next tier no dearer per seat): still an opportunity (SPEC §5), a conversation about the growth "
+           "the signals show."),
     Column("score", "integer", "0-100, higher first: 20-40 points for seat_limit_near and for usage_limit_near "
            "(80% -> 100% of the limit), 10-20 for usage_growth (1.5x -> 3x); see docs/sales.md."),
     Column("reasons", "varchar", "Reason codes, comma-separated: seat_limit_near, usage_limit_near, usage_growth."),
@@ -109,7 +111,8 @@ UPSELL_COLUMNS = [
     Column("reason_codes", "varchar[]", "The reasons as a list."),
     Column("summary", "varchar", "One plain-language sentence for the CRM: what was seen and what to offer."),
     Column("extra_seats", "integer", "Top tier only: seats to add so mean active seats fall below 80% of the "
-           "seat limit; NULL when a higher plan is recommended."),
+           "seat limit (0 with seats to spare); NULL when a higher plan is recommended or the plan has no seat "
+           "limit."),
     Column("seats", "integer", "Seats a plan change is priced for: the contracted seats on the current plan, or "
            "the mean active seats rounded up when more are in use."),
     Column("mean_active_seats", "double", "Mean daily active_seats over the reported days of the last 30 days."),
@@ -189,9 +192,9 @@ class SalesInputs:
 class SalesLists:
     upsell: pl.DataFrame  # UPSELL_COLUMNS, by rank
     churn_risk: pl.DataFrame  # CHURN_RISK_COLUMNS, by rank
-    # Active accounts with an upsell signal and no churn risk but nothing to offer (top tier with room
-    # to spare, or no plan above that costs more): on neither list, counted for the asset's metadata.
-    upsell_signals_without_offer: int = 0
+    # Upsell opportunities with nothing more to sell at list price (top tier with seats to spare, or a next
+    # tier no dearer per seat): listed with an uplift of 0.00, counted for the asset's metadata.
+    upsell_without_uplift: int = 0
     notes: dict[str, int] = field(default_factory=dict)
 
 
@@ -384,10 +387,13 @@ def recommend(signals: pl.DataFrame) -> pl.DataFrame:
         recommended_plan_id=pl.when(on_top_tier).then(pl.col("plan_id")).otherwise(pl.col("next_plan_id")),
         recommended_plan_name=pl.when(on_top_tier).then(pl.col("plan_name")).otherwise(pl.col("next_plan_name")),
         extra_seats=pl.when(on_top_tier & (pl.col("seat_limit") > 0)).then(extra_seats).cast(pl.Int32),
-        expected_mrr_uplift=pl.when(on_top_tier)
-        .then(extra_seats * pl.col("list_price_monthly"))
-        .otherwise(upgrade_uplift)
-        .cast(MONEY),
+        # never negative: an account paying above list for a next tier no dearer per seat gains nothing
+        expected_mrr_uplift=pl.max_horizontal(
+            pl.when(on_top_tier)
+            .then((extra_seats * pl.col("list_price_monthly")).fill_null(Decimal(0)))
+            .otherwise(upgrade_uplift),
+            pl.lit(Decimal(0)),
+        ).cast(MONEY),
     )
 
 
@@ -399,12 +405,12 @@ def follow_up_lists(inputs: SalesInputs) -> SalesLists:
     signals = account_signals(inputs)
     at_risk = pl.col("churn_risk_codes").list.len() > 0
     with_upsell_signal = signals.filter(~at_risk & (pl.col("upsell_codes").list.len() > 0))
+    # SPEC §5: every one of them is an opportunity, even with nothing more to sell at list price
     offers = recommend(with_upsell_signal)
-    priced = offers.filter(pl.col("expected_mrr_uplift") > 0)
 
     context = {"as_of": inputs.as_of, "latest_data_day": inputs.latest_data_day}
     upsell = (
-        priced.sort(["upsell_score", "expected_mrr_uplift", "mrr", "account_id"],
+        offers.sort(["upsell_score", "expected_mrr_uplift", "mrr", "account_id"],
                     descending=[True, True, True, False])
         .with_columns(
             rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int32),
@@ -433,7 +439,7 @@ def follow_up_lists(inputs: SalesInputs) -> SalesLists:
     return SalesLists(
         upsell=_conform(upsell, UPSELL_COLUMNS),
         churn_risk=_conform(churn_risk, CHURN_RISK_COLUMNS),
-        upsell_signals_without_offer=offers.height - priced.height,
+        upsell_without_uplift=offers.filter(pl.col("expected_mrr_uplift") == 0).height,
         notes={
             "active_accounts": signals.height,
             "accounts_with_upsell_signal_and_churn_risk": signals.filter(
@@ -517,8 +523,10 @@ def upsell_sentence(row: dict) -> str:
         parts.append(f"API calls at {_percent_floor(row['api_utilisation'])}% of {row['plan_name']}'s monthly limit "
                      f"({_count(row['api_calls_30d'])} of {row['api_call_limit']:,} in 30 days)")
     parts += _changes(row["growing"], "up")
-    if row["extra_seats"] is not None and row["next_plan_id"] is None:
+    if row["next_plan_id"] is None and row["extra_seats"]:
         offer = f"suggest {row['extra_seats']:,} more seats on {row['plan_name']}"
+    elif row["next_plan_id"] is None:
+        offer = f"on {row['plan_name']}, the top tier, with seats to spare: talk about the growth"
     else:
         offer = f"suggest {row['recommended_plan_name'] or row['recommended_plan_id']}"
     parts.append(f"{offer}, +{money(row['expected_mrr_uplift'])} MRR")
@@ -650,8 +658,8 @@ def list_violations(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             f"{prefix}_duplicate_accounts": f"select count(*) - count(distinct account_id) from {table}",
         }
     queries["upsell_account_at_churn_risk"] = f"select count(*) from {UPSELL_TABLE} join {CHURN_RISK_TABLE} using (account_id)"
-    queries["upsell_uplift_not_positive"] = (
-        f"select count(*) from {UPSELL_TABLE} where expected_mrr_uplift is null or expected_mrr_uplift <= 0"
+    queries["upsell_uplift_missing_or_negative"] = (
+        f"select count(*) from {UPSELL_TABLE} where expected_mrr_uplift is null or expected_mrr_uplift < 0"
     )
     counts = {name: con.sql(sql).fetchall()[0][0] for name, sql in queries.items()}
     return {name: n for name, n in counts.items() if n}

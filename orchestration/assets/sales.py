@@ -65,7 +65,7 @@ def sales_follow_up_lists(context: dg.AssetExecutionContext, warehouse: Warehous
             top_accounts=dg.MetadataValue.md(sales.top_accounts_markdown(lists.upsell)),
             accounts_by_reason=dg.MetadataValue.json(sales.reason_counts(lists.upsell, sales.UPSELL_REASONS)),
             expected_mrr_uplift_total=float(sum(lists.upsell["expected_mrr_uplift"].to_list(), start=0)),
-            signals_without_offer=lists.upsell_signals_without_offer,
+            listed_without_uplift=lists.upsell_without_uplift,
             **lists.notes,
         ),
     )
@@ -114,7 +114,7 @@ def _rules_result(warehouse: Warehouse, prefix: str) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=UPSELL, blocking=True,
                 description="Every upsell account is active and not at churn risk, has reasons, a 0-100 score in rank "
-                            "order and an expected uplift > 0; one row per account.")
+                            "order and an expected uplift of at least 0; one row per account.")
 def upsell_list_keeps_its_rules(warehouse: Warehouse) -> dg.AssetCheckResult:
     return _rules_result(warehouse, "upsell")
 

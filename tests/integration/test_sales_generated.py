@@ -114,7 +114,7 @@ def test_signals_agree_with_the_raw_events(materialized):
 
     assert flagged(churn_risk, "payment_failed") == independent["payment_failed"]
     assert flagged(churn_risk, "cancellation_scheduled") == independent["cancellation_scheduled"]
-    # Seat pressure: on the upsell list unless at risk or (top tier) with nothing to offer.
+    # Seat pressure: on the upsell list unless at risk (SPEC §5: even with nothing more to sell).
     at_risk = set(churn_risk["account_id"])
     assert flagged(upsell, "seat_limit_near") <= independent["seat_limit_near"]
     assert independent["seat_limit_near"] - at_risk - flagged(upsell, "seat_limit_near") <= set()

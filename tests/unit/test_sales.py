@@ -93,7 +93,8 @@ def morning(tmp_path_factory):
         *customer("L", "growth", 45, 40), *daily("L", "active_seats", 45, 45), *daily("L", "api_calls", 100, 100),
         # Q: exactly 1.5x the API calls, far from the limits -> usage_growth at its threshold: 20 x $30 - $400.
         *customer("Q", "growth", 20, 20), *daily("Q", "active_seats", 10, 10), *daily("Q", "api_calls", 1000, 1500),
-        # Z: top tier with seats to spare, API calls doubling: a signal but nothing to offer -> neither list.
+        # Z: top tier, 50 of 1,000 seats, API calls doubling: usage_growth at 2x (10 + 10 x 1/3 = 13 points)
+        # with nothing more to sell at list price -> still an opportunity (SPEC §5), uplift $0.00.
         *customer("Z", "enterprise", 100, 50), *daily("Z", "active_seats", 50, 50), *daily("Z", "api_calls", 500, 1000),
         # N: a customer since May 20, steady at 1,000 API calls a day: its previous window is partial, so
         # 12 x 1,000 -> 30 x 1,000 is 2.5x growth under SPEC §5 (no customer-since condition) -> upsell to
@@ -231,16 +232,25 @@ def test_growth_at_exactly_one_and_a_half_times_is_flagged(morning):
 def test_exclusions(morning):
     _, lists = morning
     listed = set(lists.upsell["account_id"]) | set(lists.churn_risk["account_id"])
-    # T trialing, P paused, X churned: inactive; M: no previous usage, so no growth; Z: nothing to offer.
-    assert listed.isdisjoint({"T", "P", "X", "M", "Z"})
-    assert lists.upsell_signals_without_offer == 1  # Z
+    # T trialing, P paused, X churned: inactive; M: no previous usage, so no growth.
+    assert listed.isdisjoint({"T", "P", "X", "M"})
+
+
+def test_a_signal_with_nothing_more_to_sell_is_still_an_opportunity(morning):
+    _, lists = morning
+    z = lists.upsell.filter(pl.col("account_id") == "Z").to_dicts()
+    assert len(z) == 1 and lists.upsell_without_uplift == 1
+    assert (z[0]["recommended_plan_id"], z[0]["extra_seats"], z[0]["expected_mrr_uplift"], z[0]["score"],
+            z[0]["reasons"]) == ("enterprise", 0, Decimal("0.00"), 13, "usage_growth")
+    assert z[0]["summary"] == ("API calls up 100% in 30 days; on Enterprise, the top tier, with seats to spare: "
+                               "talk about the growth, +$0 MRR")
 
 
 def test_both_lists_in_rank_order(morning):
     con, lists = morning
-    assert lists.upsell["account_id"].to_list() == ["A", "C", "C2", "D", "L", "H", "E", "K", "N", "Q"]
+    assert lists.upsell["account_id"].to_list() == ["A", "C", "C2", "D", "L", "H", "E", "K", "N", "Z", "Q"]
     assert lists.churn_risk["account_id"].to_list() == ["G", "B", "F"]
-    assert lists.upsell["rank"].to_list() == list(range(1, 11))
+    assert lists.upsell["rank"].to_list() == list(range(1, 12))
     assert sales.list_violations(con) == {}
     assert [r["account_id"] for r in rows(con, "select account_id from marts.upsell_opportunities order by rank")] == \
         lists.upsell["account_id"].to_list()
@@ -267,8 +277,8 @@ def test_follow_up_export_is_ordered_by_score_and_written_atomically(morning, tm
     _, lists = morning
     frame = sales.follow_up_frame(lists.upsell, lists.churn_risk)
     # Scores: A C C2 D 43, G 40 (retention first at equal scores), L H 30 (uplift $450 before $50), E 25,
-    # K 24, B 20, N 17, F 14, Q 10.
-    assert frame["account_id"].to_list() == ["A", "C", "C2", "D", "G", "L", "H", "E", "K", "B", "N", "F", "Q"]
+    # K 24, B 20, N 17, F 14, Z 13, Q 10.
+    assert frame["account_id"].to_list() == ["A", "C", "C2", "D", "G", "L", "H", "E", "K", "B", "N", "F", "Z", "Q"]
     dated, latest = sales.write_follow_up_csv(frame, tmp_path / "exports", LATEST)
     assert dated.name == "follow_up_2025-06-30.csv" and latest.name == "follow_up_latest.csv"
     assert sorted(p.name for p in dated.parent.iterdir()) == ["follow_up_2025-06-30.csv", "follow_up_latest.csv"]
@@ -287,7 +297,7 @@ def test_follow_up_export_is_ordered_by_score_and_written_atomically(morning, tm
 def test_reason_counts_and_top_accounts(morning):
     _, lists = morning
     assert sales.reason_counts(lists.upsell, sales.UPSELL_REASONS) == {
-        "seat_limit_near": 7, "usage_limit_near": 1, "usage_growth": 6}  # A C C2 D E K L; H; A C C2 D N Q
+        "seat_limit_near": 7, "usage_limit_near": 1, "usage_growth": 7}  # A C C2 D E K L; H; A C C2 D N Q Z
     assert sales.reason_counts(lists.churn_risk, sales.CHURN_RISK_REASONS) == {
         "payment_failed": 1, "cancellation_scheduled": 1, "usage_drop": 1}
     table = sales.top_accounts_markdown(lists.upsell, limit=3)
