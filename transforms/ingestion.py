@@ -413,7 +413,7 @@ def _read_and_validate(con, stream: str, absolute: dict[str, str], files: list[s
             con.execute("delete from landed_lines where source_file = ?", [f])
             report.unreadable_files[f] = _first_line(exc)
     try:
-        _validate(con, stream, json_files, absolute)
+        _validate_lines(con, stream, json_files, absolute)
     except duckdb.Error:
         # Some file DuckDB's line reader refuses: find which, and read those line by line in Python (a line
         # that is not UTF-8 is quarantined, the others load); only a file Python cannot read either (a
@@ -429,7 +429,7 @@ def _read_and_validate(con, stream: str, absolute: dict[str, str], files: list[s
                 except UNREADABLE:
                     con.execute("delete from landed_lines where source_file = ?", [f])
                     report.unreadable_files[f] = _first_line(exc)
-        _validate(con, stream, good, absolute)  # a failure that is not a file's fails the load
+        _validate_lines(con, stream, good, absolute)  # a failure that is not a file's fails the load
     for f in files:
         if f in report.unreadable_files:
             log.error("cannot read %s: %s (nothing loaded from it; it will be retried next run)", f,
@@ -605,9 +605,23 @@ def _field_text(position: int) -> str:
     )
 
 
-def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str]) -> None:
+def _validate_lines(con, stream: str, json_files: list[str], absolute: dict[str, str]) -> None:
+    """_validate, with the test for JSON objects and arrays in text fields only where one may be. Any extra
+    test per row costs about 6% of a large load, and such values are rare; so the lines are validated
+    again with it only when an accepted text value starts like one. The probe is written as ranges
+    ('[' <= v < '\\' or '{' <= v < '|': v starts with '[' or '{'), which DuckDB answers from each column's
+    min/max statistics without reading the values when none can match."""
+    _validate(con, stream, json_files, absolute, nested_values=False)
+    text = [f.name for f in stream_fields(stream) if f.kind == "text"]
+    shaped = " or ".join(f"({name} >= '[' and {name} < '\\') or ({name} >= '{{' and {name} < '|')" for name in text)
+    if con.sql(f"select count(*) from validated_events where reason is null and ({shaped})").fetchall()[0][0]:
+        _validate(con, stream, json_files, absolute, nested_values=True)
+
+
+def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str], *, nested_values: bool) -> None:
     """Lines of the JSON files and of landed_lines -> validated_events: typed fields plus the first reason
-    a row is unusable (its detail and raw text kept only for those rows)."""
+    a row is unusable (its detail and raw text kept only for those rows). `nested_values`: also reject a
+    JSON object or array in a text field."""
     fields = stream_fields(stream)
     required = REQUIRED_FIELDS[stream]
     known_currencies = f"(select currency from raw.fx_rates union select '{REPORTING_CURRENCY}')"
@@ -640,6 +654,9 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str])
         if bad:
             checks.append((f"t_{f.name} is not null and ({bad})", "wrong_type",
                            f"'{f.name}=' || t_{f.name} || ' is not {_kind_label(f)}'"))
+    nested_value = _nested_value_check(fields) if nested_values else None
+    if nested_value:
+        checks.append(nested_value)
     for f in fields:
         if f.non_negative:
             checks.append((f"{f.name} < 0", "negative_value", f"'{f.name}=' || t_{f.name} || ' is negative'"))
@@ -663,7 +680,7 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str])
         parsed as (
             -- one JSON parse per line: every field's text at once. The starts_with tests come first
             -- so that the copies ltrim and trim make are only paid for the odd line.
-            select source_file, line_number, raw, record, read_reason, read_detail,
+            select source_file, line_number, raw, read_reason, read_detail,
                    case when (case when starts_with(record, '{{') then true
                                    else starts_with(ltrim(record, {JSON_WHITESPACE}), '{{') end)
                         -- try(): NULL where the text is not valid JSON (the same parser as json_valid)
@@ -673,7 +690,7 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str])
             where read_reason is not null
                or (record is not null and (starts_with(record, '{{') or trim(record, {JSON_WHITESPACE}) <> ''))
         ),
-        texts as (select source_file, line_number, raw, record, read_reason, read_detail, field_texts, {texts} from parsed),
+        texts as (select source_file, line_number, raw, read_reason, read_detail, field_texts, {texts} from parsed),
         typed as (select *, {typed} from texts),
         judged as (select *, {reason} as reason from typed)
         select source_file, line_number, {", ".join(f.name for f in fields)}, reason,
@@ -723,10 +740,26 @@ def _wrong_type_condition(f: Field) -> str | None:
         return f"{t} not in ({', '.join(_sql_string(a) for a in f.allowed)})"
     if f.kind == "currency":
         return rf"not regexp_matches({t}, '^[A-Za-z]{{3}}$')"
-    # text: a JSON object or array is not text (json_extract_string would hand back its JSON); the JSON
-    # type is only looked up for the rare value that starts like one
-    return (f"(starts_with({t}, '{{') or starts_with({t}, '[')) "
-            f"and json_type(record, '$.{f.name}') in ('OBJECT', 'ARRAY')")
+    return None  # text: see _nested_value_check
+
+
+def _nested_value_check(fields: tuple[Field, ...]) -> tuple[str, str, str] | None:
+    """(condition, reason, detail) for a JSON object or array in a text field: json_extract_string hands
+    back its JSON, which is not text. One test for all text fields (is any value shaped like one?) keeps
+    the common row cheap; the JSON type is looked up only for the rare row where one is."""
+    text = [f for f in fields if f.kind == "text"]
+    if not text:
+        return None
+    shaped = " or ".join(f"starts_with(t_{f.name}, '{{') or starts_with(t_{f.name}, '[')" for f in text)
+
+    # `raw` is the record itself for JSON lines and Parquet rows (a CSV line is not JSON: try() gives NULL,
+    # and a CSV cell is text anyway); looking at `raw` spares carrying `record` through every step
+    def nested(f: Field) -> str:
+        return f"try(json_type(raw, '$.{f.name}')) in ('OBJECT', 'ARRAY')"
+
+    detail = "case " + " ".join(
+        f"when {nested(f)} then '{f.name}=' || t_{f.name} || ' is not {_kind_label(f)}'" for f in text) + " end"
+    return f"({shaped}) and ({' or '.join(nested(f) for f in text)})", "wrong_type", detail
 
 
 def _kind_label(f: Field) -> str:
