@@ -515,11 +515,23 @@ def _csv_header(absolute: str) -> list[str] | None:
     return next(csv.reader([first.decode("utf-8-sig")]))
 
 
+def _byte_lines(handle):
+    """The lines of a binary file as DuckDB's readers count them: ended by \\n, \\r\\n or a lone \\r (Python's
+    binary iteration ends them at \\n only), each with its ending."""
+    for data in handle:
+        end = b"\r\n" if data.endswith(b"\r\n") else b"\n" if data.endswith(b"\n") else b""
+        pieces = data[: len(data) - len(end)].split(b"\r")
+        for piece in pieces[:-1]:
+            yield piece + b"\r"
+        if pieces[-1] or end:  # a file ending in a lone CR has no line after it
+            yield pieces[-1] + end
+
+
 def _physical_lines(absolute: str):
     """(line number, text, line ending, is UTF-8) of every line of a landed file; a line that is not UTF-8 is
     decoded with U+FFFD in place of its bad bytes."""
     with _open_landed(absolute) as handle:
-        for number, data in enumerate(handle, start=1):
+        for number, data in enumerate(_byte_lines(handle), start=1):
             encoding = "utf-8-sig" if number == 1 else "utf-8"
             try:
                 text, utf8 = data.decode(encoding), True

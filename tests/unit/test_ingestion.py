@@ -342,6 +342,21 @@ def test_a_line_that_is_not_utf8_is_quarantined_and_the_rest_loads(tmp_path, nam
     assert load_stream(con, landing.root, "subscription_events").files_skipped == 2
 
 
+@pytest.mark.parametrize("utf8", [True, False], ids=["duckdb-reader", "python-reader"])
+def test_a_lone_carriage_return_ends_a_line_in_both_readers(tmp_path, utf8):
+    """DuckDB's line reader ends a line at a lone CR; the line-by-line Python reader (for a file that is not
+    UTF-8 throughout) counts the same lines, so the line numbers agree."""
+    landing, con = fresh(tmp_path)
+    third = with_(event_id="s-3", plan_id="st@er").replace("@", "" if utf8 else "\udcff")  # the byte ff: not UTF-8
+    data = (with_(event_id="s-1") + "\r" + "oops" + "\n" + third + "\n" + "again" + "\n").encode("utf-8", "surrogateescape")
+    (landing.root / "subscription_events" / "2025-01-05.jsonl").write_bytes(data)
+    load_stream(con, landing.root, "subscription_events")
+    expected = [(2, "invalid_json", "oops"), (4, "invalid_json", "again")]
+    if not utf8:
+        expected.insert(1, (3, "invalid_encoding", third.replace("\udcff", "\ufffd")))
+    assert con.sql("select line_number, reason, raw from raw.quarantine order by 1").fetchall() == expected
+
+
 def test_zone_less_parquet_timestamps_are_utc_but_text_needs_an_offset(tmp_path):
     landing, con = fresh(tmp_path)
     folder = landing.root / "subscription_events"
