@@ -526,7 +526,8 @@ def upsell_sentence(row: dict) -> str:
     if row["next_plan_id"] is None and row["extra_seats"]:
         offer = f"suggest {row['extra_seats']:,} more seats on {row['plan_name']}"
     elif row["next_plan_id"] is None:
-        offer = f"on {row['plan_name']}, the top tier, with seats to spare: talk about the growth"
+        room = "with seats to spare" if row["seat_limit"] else "with no seat limit"
+        offer = f"on {row['plan_name']}, the top tier, {room}: talk about the growth"
     else:
         offer = f"suggest {row['recommended_plan_name'] or row['recommended_plan_id']}"
     parts.append(f"{offer}, +{money(row['expected_mrr_uplift'])} MRR")

@@ -387,6 +387,17 @@ def test_money_in_sentences():
     assert sales.money(Decimal("3150")) == "$3,150"
 
 
+def test_sentence_for_a_top_tier_account_with_nothing_more_to_sell():
+    row = {"has_seat_limit_near": False, "has_usage_limit_near": False, "growing": [], "next_plan_id": None,
+           "plan_name": "Enterprise", "extra_seats": None, "seat_limit": None, "recommended_plan_name": "Enterprise",
+           "recommended_plan_id": "enterprise", "expected_mrr_uplift": Decimal("0.00")}
+    assert sales.upsell_sentence(row) == "On Enterprise, the top tier, with no seat limit: talk about the growth, +$0 MRR"
+    row |= {"extra_seats": 0, "seat_limit": 1000}
+    assert sales.upsell_sentence(row) == "On Enterprise, the top tier, with seats to spare: talk about the growth, +$0 MRR"
+    row |= {"extra_seats": 63, "expected_mrr_uplift": Decimal("3150.00")}
+    assert sales.upsell_sentence(row) == "Suggest 63 more seats on Enterprise, +$3,150 MRR"
+
+
 def test_seat_counts_in_sentences():
     assert [sales._seats(v) for v in (46.0, 4.6, 4.98, 23.25, 850.4, 1062.0)] == ["46", "4.6", "5", "23.3", "850", "1,062"]
 
