@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration.settings import Settings, SettingsError
@@ -67,13 +70,28 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"subwh: landing folder {settings.landing_dir} does not exist", file=sys.stderr)
         return 2
     print(f"landing:   {settings.landing_dir}\nwarehouse: {settings.warehouse_path}\nserving:   {settings.serving_path}")
-    # One writer per warehouse: a second `subwh run` (or a Dagster run) waits here instead of failing
-    # on DuckDB's file lock. The run's warehouse resource re-enters the same lock.
-    with writer_lock(settings.warehouse_path, on_wait=lambda message: print(message, flush=True)):
+    with ExitStack() as stack:
+        # One writer per warehouse: a second `subwh run` (or a Dagster run) waits here instead of failing
+        # on DuckDB's file lock. The run's warehouse resource re-enters the same lock.
+        try:
+            stack.enter_context(writer_lock(settings.warehouse_path, on_wait=lambda message: print(message, flush=True)))
+        except OSError as error:
+            print(f"subwh: cannot write beside the warehouse {settings.warehouse_path}: {error.strerror or error}",
+                  file=sys.stderr)
+            return 2
         if args.full_rebuild:
-            dropped = drop_warehouse_tables(settings.warehouse_path)
+            try:
+                dropped = drop_warehouse_tables(settings.warehouse_path)
+            except WarehouseInUse as error:
+                print(f"subwh: {error}", file=sys.stderr)
+                return 2
             print(f"full rebuild: dropped {dropped} tables; reloading every file in {settings.landing_dir}")
         return execute_run(args, settings)
+    return 2  # not reached: the block returns
+
+
+class WarehouseInUse(RuntimeError):
+    """Another process (not a pipeline run: those wait for the writer lock) has the warehouse open."""
 
 
 def execute_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,14 +104,17 @@ def execute_run(args: argparse.Namespace, settings: Settings) -> int:
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    for run_id in fail_runs_of_dead_processes(instance):
+        print(f"marked run {run_id} failed: the `subwh run` that started it was killed", flush=True)
     if args.select:
         job = job.get_subset(asset_selection=dg.AssetSelection.from_string(args.select).resolve(defs.resolve_asset_graph()))
     quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("SUBWH_LOG_LEVEL", "INFO")}}}}
-    result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False)
+    result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False,
+                                    tags={HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
     if not result.success:
-        failed = [e for e in result.all_events if e.is_failure]
+        failed = [e for e in result.all_events if e.is_failure and e.step_key]  # the run's own event repeats them
         for event in failed:
-            print(f"FAILED {event.step_key}: {event.message}", file=sys.stderr)
+            print(f"FAILED {event.step_key}: {failure_cause(event)}", file=sys.stderr)
         # Publishing depends on every other asset, so a failed step skips it; say what really happened.
         published = any(e.asset_key == SERVING_KEY for e in result.get_asset_materialization_events())
         serving_state = (f"the serving file was published before the failure ({settings.serving_path})" if published
@@ -105,13 +126,67 @@ def execute_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# Tags on the runs `subwh run` starts: which process runs them, so a later `subwh run` can tell a run
+# whose process was killed (still STARTED in the instance, holding its pool slot) from a live one.
+HOST_TAG, PID_TAG = "subwh/host", "subwh/pid"
+
+
+def fail_runs_of_dead_processes(instance) -> list[str]:
+    """Mark failed the STARTED runs of `subwh run` processes on this host that no longer exist. A killed
+    run never reports its end, and until it does it keeps its `warehouse` pool slot, so Dagster's queue
+    (the UI, the sensors, the schedule) would wait for it forever."""
+    import dagster as dg
+
+    from transforms.serving import process_alive
+
+    records = instance.get_run_records(filters=dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTED], tags={HOST_TAG: socket.gethostname()}))
+    dead = []
+    for record in records:
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            instance.report_run_failed(run, message=f"the subwh run process (pid {pid}) ended without finishing the run")
+            dead.append(run.run_id)
+    return dead
+
+
+def failure_cause(event) -> str:
+    """The first line of the error the step raised (e.g. "LandingError: plans.csv:6: seat_limit='abc' is not
+    a number"), rather than Dagster's 'Execution of step ... failed.' Dagster wraps it once; what it wraps
+    says what is wrong in our words (a deeper cause is usually a library's, e.g. int()'s)."""
+    error = getattr(event.event_specific_data, "error", None)
+    if error is not None and error.cause is not None:
+        error = error.cause
+    text = (error.message if error is not None else event.message) or ""
+    return text.strip().splitlines()[0] if text.strip() else str(event.message)
+
+
 def drop_warehouse_tables(warehouse_path: Path) -> int:
     """Empty the warehouse for a full rebuild: every pipeline schema, raw and raw.loaded_files included,
     in one transaction (an interrupted rebuild is finished by the next run). The serving file is not
     touched: BI tools keep the last published version until the rebuild publishes a new one."""
+    import duckdb
+
     from transforms.sql_models import WAREHOUSE_SCHEMAS, connect
 
     if not Path(warehouse_path).exists():
+        return 0
+    try:
+        duckdb.connect(str(warehouse_path)).close()  # only opening the file: is it usable at all?
+    except duckdb.Error as error:
+        first = str(error).strip().splitlines()[0]
+        if "Could not set lock" in first:
+            raise WarehouseInUse(f"another process has {warehouse_path} open ({first}); BI tools should read "
+                                 "the serving file") from None
+        # A damaged file (or not a DuckDB file at all) cannot be emptied: keep it aside and start afresh.
+        aside = Path(f"{warehouse_path}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+        Path(warehouse_path).rename(aside)
+        wal = Path(f"{warehouse_path}.wal")
+        if wal.exists():
+            wal.rename(Path(f"{aside}.wal"))
+        print(f"full rebuild: {warehouse_path} could not be opened ({first}); moved it to {aside} and building "
+              "a new warehouse")
         return 0
     con = connect(warehouse_path)
     try:

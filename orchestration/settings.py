@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import duckdb
@@ -49,10 +50,10 @@ class Settings:
             serving_path=serving,
             exports_dir=Path(env.get("SUBWH_EXPORTS_DIR") or warehouse.parent / "exports"),
             reports_dir=Path(env.get("SUBWH_REPORTS_DIR") or warehouse.parent / "reports"),
-            gross_margin=env.get("SUBWH_GROSS_MARGIN") or "1.0",
+            gross_margin=_fraction(env, "SUBWH_GROSS_MARGIN", "1.0"),
             memory_limit=_memory_limit(env, "SUBWH_DUCKDB_MEMORY_LIMIT"),
             threads=_positive_int(env, "SUBWH_DUCKDB_THREADS", None, "threads"),
-            temp_directory=env.get("SUBWH_DUCKDB_TEMP_DIR") or None,
+            temp_directory=_writable_directory(env, "SUBWH_DUCKDB_TEMP_DIR"),
             schedule_cron=env.get("SUBWH_SCHEDULE_CRON") or "0 2 * * *",
             schedule_timezone=env.get("SUBWH_SCHEDULE_TIMEZONE") or "UTC",
             sensor_min_interval_seconds=_positive_int(env, "SUBWH_SENSOR_MIN_INTERVAL_SECONDS", 60, "seconds"),
@@ -82,4 +83,31 @@ def _memory_limit(env: Mapping[str, str], name: str) -> str | None:
         duckdb.connect(":memory:", config={"memory_limit": text}).close()
     except duckdb.Error:
         raise SettingsError(f"{name}={text!r} is not a memory size DuckDB accepts (e.g. 4GB, 512MB)") from None
+    return text
+
+
+def _fraction(env: Mapping[str, str], name: str, default: str) -> str:
+    """A number in (0, 1], as given (the models cast it to DECIMAL)."""
+    text = (env.get(name) or "").strip() or default
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise SettingsError(f"{name}={text!r} is not a number (a fraction such as 0.8)") from None
+    if not value.is_finite() or not 0 < value <= 1:
+        raise SettingsError(f"{name}={text!r} must be a fraction above 0 and at most 1 (e.g. 0.8)")
+    return text
+
+
+def _writable_directory(env: Mapping[str, str], name: str) -> str | None:
+    """A folder DuckDB can spill to: it exists and is writable, or it can be created. Checked here, since
+    DuckDB only finds out when it first spills, in the middle of a large run."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return None
+    path = Path(text).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise SettingsError(f"{name}={text!r}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError(f"{name}={text!r}: {existing} is not writable")
     return text

@@ -17,6 +17,7 @@ import os
 import tempfile
 import zlib
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -300,8 +301,10 @@ def load_stream(
     chunks = _chunks(landing_dir, files, chunk_bytes)
     say(f"{stream}: reading {len(files)} new file(s) in {len(chunks)} chunk(s)")
     for number, chunk in enumerate(chunks, start=1):
-        with tempfile.TemporaryDirectory(prefix="subwh-links-") as links:
-            paths = _literal_paths(landing_dir, chunk, Path(links))
+        # a folder for links only when a name needs one (a killed load leaves no empty folders behind)
+        needs_links = any(GLOB_CHARACTERS.intersection(os.path.abspath(landing_dir / f)) for f in chunk)
+        with tempfile.TemporaryDirectory(prefix="subwh-links-") if needs_links else nullcontext() as links:
+            paths = _literal_paths(landing_dir, chunk, Path(links) if links else None)
             try:
                 # Reading and validating happen before the transaction (into temp tables): an unreadable
                 # file is set aside, not a rollback.
@@ -340,7 +343,7 @@ def _chunks(landing_dir: Path, files: list[str], chunk_bytes: int) -> list[list[
     return chunks
 
 
-def _literal_paths(landing_dir: Path, files: list[str], links: Path) -> dict[str, str]:
+def _literal_paths(landing_dir: Path, files: list[str], links: Path | None) -> dict[str, str]:
     """The path DuckDB is given for each landed file (relative name -> path). DuckDB expands `*`, `?` and
     `[...]` in a path even when a file of that very name exists (`2024-03-0[1].jsonl` reads
     `2024-03-01.jsonl`), so a name holding such a character is read through a symbolic link with a plain
@@ -352,6 +355,7 @@ def _literal_paths(landing_dir: Path, files: list[str], links: Path) -> dict[str
             name = Path(relative).name.lower()
             suffix = next(s for s in sorted(JSON_SUFFIXES + TABULAR_SUFFIXES, key=len, reverse=True)
                           if name.endswith(s))
+            assert links is not None, "a name with glob characters needs the links folder"
             link = links / f"file-{index}{suffix}"
             os.symlink(path, link)
             path = str(link)

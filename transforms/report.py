@@ -16,9 +16,7 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -27,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.charts import COLORS
+from transforms.files import replace_atomically
 from transforms.simulator import Assumptions
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
@@ -532,15 +531,7 @@ def write_report(page: str, reports_dir: str | Path, as_of_date: str | date) -> 
     day = as_of_date if isinstance(as_of_date, str) else as_of_date.isoformat()
     files = ReportFiles(folder / f"revenue_report_{day}.html", folder / LATEST_NAME)
     for target in (files.dated, files.latest):
-        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(page)
-            os.chmod(temp, 0o644)  # mkstemp creates 0600; the report is meant to be shared
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        replace_atomically(target, lambda out: out.write(page))
     return files
 
 

@@ -13,8 +13,6 @@ Polars, and writes the two marts and the CRM export. No Dagster here; docs/sales
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,6 +23,7 @@ import duckdb
 import polars as pl
 
 from transforms.event_schema import USD
+from transforms.files import replace_atomically
 from transforms.sql_models import comment_table, markdown_table
 
 # Built after the MRR models, in this order (they read marts.accounts and the subscription periods).
@@ -624,17 +623,8 @@ def write_follow_up_csv(frame: pl.DataFrame, exports_dir: str | Path, latest_dat
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in (f"follow_up_{latest_data_day:%Y-%m-%d}.csv", "follow_up_latest.csv"):
-        target = folder / name
-        handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                frame.write_csv(out, datetime_format="%Y-%m-%dT%H:%M:%SZ")
-            os.chmod(temp, 0o644)  # mkstemp creates 0600; the CRM import runs as another user
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        written.append(target)
+        written.append(replace_atomically(
+            folder / name, lambda out: frame.write_csv(out, datetime_format="%Y-%m-%dT%H:%M:%SZ"), binary=True))
     return written
 
 

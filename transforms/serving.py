@@ -100,7 +100,7 @@ def remove_stale_temporaries(serving_path: str | Path) -> list[Path]:
     removed = []
     for candidate in serving_path.parent.glob(f"{serving_path.name}.tmp-*"):
         pid_text = candidate.name.rsplit(".tmp-", 1)[1].removesuffix(".wal")
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and _alive(int(pid_text)):
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and process_alive(int(pid_text)):
             continue
         _remove(candidate)
         removed.append(candidate)
@@ -164,7 +164,8 @@ def _detach_quietly(con) -> None:
         con.execute(f"detach {_ALIAS}")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (on this host)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

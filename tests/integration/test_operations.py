@@ -192,3 +192,45 @@ def test_dagster_validates_the_definitions_through_workspace_yaml(tmp_path):
                              "workspace.yaml"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "All code locations passed validation" in result.stdout + result.stderr
+
+
+def test_a_damaged_warehouse_is_moved_aside_by_a_full_rebuild(tmp_path, landing, capsys):
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_text("not a DuckDB file")
+    assert main(["run", "--landing", str(landing.root), "--warehouse", str(warehouse), *SLICE, "--full-rebuild"]) == 0
+    out = capsys.readouterr().out
+    assert "could not be opened" in out and "building a new warehouse" in out
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("warehouse.duckdb.damaged-")]
+    assert len(aside) == 1 and aside[0].read_text() == "not a DuckDB file"
+    assert closing_mrr(warehouse) == CLOSING["v1"]
+
+
+def test_a_failed_step_names_its_cause_in_the_last_lines(tmp_path, landing, capsys):
+    plans = landing.root / "reference" / "plans.csv"
+    plans.write_text(plans.read_text() + "broken,Broken,9,abc,,10\n")
+    assert main(["run", "--landing", str(landing.root), "--warehouse", str(tmp_path / "w.duckdb"), *SLICE]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED reference_data: " in err and "seat_limit='abc' is not a number" in err.split("FAILED reference_data: ")[1]
+
+
+def test_a_killed_subwh_run_is_marked_failed_by_the_next_one(tmp_path, landing, monkeypatch):
+    """A `subwh run` killed with SIGKILL leaves its run STARTED in the instance, holding its pool slot."""
+    from orchestration.cli import HOST_TAG, PID_TAG, fail_runs_of_dead_processes
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer exists
+    instance = dg.DagsterInstance.get()
+    import socket
+
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+
+    for run_id, pid in (("killed", dead.pid), ("live", os.getpid() + 0)):
+        instance.add_run(DagsterRun(job_name="__ASSET_JOB", run_id=run_id, status=DagsterRunStatus.STARTED,
+                                    tags={HOST_TAG: socket.gethostname(), PID_TAG: str(pid)}))
+    assert fail_runs_of_dead_processes(instance) == ["killed"]
+    assert instance.get_run_by_id("killed").status == DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id("live").status == DagsterRunStatus.STARTED

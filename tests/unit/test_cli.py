@@ -19,3 +19,25 @@ def test_generate_writes_a_landing_folder(tmp_path, capsys):
     assert main(["generate", "--accounts", "5", "--months", "2", "--seed", "3", "--out", str(out), "--no-progress"]) == 0
     assert (out / "reference" / "plans.csv").exists()
     assert any((out / "subscription_events").iterdir())
+
+
+def test_run_refuses_a_warehouse_it_cannot_write_beside(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    assert main(["run", "--landing", str(landing), "--warehouse", str(tmp_path / "a-file" / "w.duckdb")]) == 2
+    assert "cannot write beside the warehouse" in capsys.readouterr().err
+
+
+def test_run_refuses_bad_settings_at_start_up(tmp_path, capsys, monkeypatch):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (tmp_path / "a-file").write_text("")
+    for name, value, says in (("SUBWH_GROSS_MARGIN", "abc", "is not a number"),
+                              ("SUBWH_GROSS_MARGIN", "1.5", "at most 1"),
+                              ("SUBWH_DUCKDB_TEMP_DIR", str(tmp_path / "a-file" / "spill"), "is not a folder")):
+        monkeypatch.setenv(name, value)
+        assert main(["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb")]) == 2
+        assert says in capsys.readouterr().err
+        monkeypatch.delenv(name)
+    assert not (tmp_path / "w.duckdb").exists()
