@@ -71,6 +71,7 @@ class LoadReport:
     stream: str
     files_read: list[str] = field(default_factory=list)
     files_skipped: int = 0  # already loaded by an earlier run
+    files_ignored: list[str] = field(default_factory=list)  # in the stream's folder, not an event file
     unreadable_files: dict[str, str] = field(default_factory=dict)  # file -> error
     rows_read: int = 0
     rows_loaded: int = 0
@@ -268,6 +269,25 @@ def landed_files(landing_dir: Path, stream: str) -> list[str]:
     )
 
 
+# Files that are, by convention, still being written or not meant to be read: never reported as ignored.
+IN_PROGRESS_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
+
+
+def ignored_files(landing_dir: Path, stream: str) -> list[str]:
+    """Files in the stream's folder that are not event files (e.g. `events.json`, `export.xlsx`): never read,
+    so they are named in the load's report rather than passed over in silence. Hidden files and files still
+    being written (`.part`, `.tmp`) are left out."""
+    folder = Path(landing_dir) / stream
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.relative_to(landing_dir).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+        and not p.name.lower().endswith(JSON_SUFFIXES + TABULAR_SUFFIXES + IN_PROGRESS_SUFFIXES)
+    )
+
+
 def new_files(con: duckdb.DuckDBPyConnection, landing_dir: Path, stream: str) -> tuple[list[str], int]:
     files = landed_files(landing_dir, stream)
     loaded = {r[0] for r in con.execute("select source_file from raw.loaded_files where stream = ?", [stream]).fetchall()}
@@ -295,6 +315,11 @@ def load_stream(
         raise LandingError(f"landing folder {landing_dir} does not exist")
     report = LoadReport(stream)
     files, report.files_skipped = new_files(con, landing_dir, stream)
+    report.files_ignored = ignored_files(landing_dir, stream)
+    if report.files_ignored:
+        log.warning("%s: %d file(s) are not event files and are not read (expected %s): %s", stream,
+                    len(report.files_ignored), ", ".join(JSON_SUFFIXES + TABULAR_SUFFIXES),
+                    ", ".join(report.files_ignored[:5]) + (" ..." if len(report.files_ignored) > 5 else ""))
     if not files:
         return report
     say = progress or (lambda _msg: None)

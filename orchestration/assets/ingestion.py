@@ -52,12 +52,16 @@ def event_stream_asset(stream: str) -> dg.AssetsDefinition:
             summary = summarize_table(con, f"raw.{stream}", preview_rows=5)
         for source_file, error in report.unreadable_files.items():
             context.log.error(f"cannot read {source_file}: {error}. Nothing was loaded from it; it is retried next run.")
+        if report.files_ignored:
+            context.log.warning(f"not event files, not read: {', '.join(report.files_ignored[:10])}"
+                                + (" ..." if len(report.files_ignored) > 10 else ""))
         return dg.MaterializeResult(
             metadata=table_metadata(
                 summary,
                 files_read=len(report.files_read),
                 files_already_loaded=report.files_skipped,
                 unreadable_files=dg.MetadataValue.json(report.unreadable_files),
+                files_ignored=dg.MetadataValue.json(report.files_ignored),
                 rows_read=report.rows_read,
                 rows_loaded=report.rows_loaded,
                 rows_duplicate=report.rows_duplicate,

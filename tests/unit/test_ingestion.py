@@ -252,6 +252,19 @@ def test_file_names_with_glob_characters_are_read_literally(tmp_path):
     assert report.rows_duplicate == 0 and not report.unreadable_files
 
 
+def test_files_that_are_not_event_files_are_named_not_passed_over(tmp_path, caplog):
+    landing, con = fresh(tmp_path)
+    landing.add_lines("subscription_events", "2025-01-05.jsonl", [with_()])
+    folder = landing.root / "subscription_events"
+    (folder / "events.json").write_text("[]")
+    (folder / "2025-01-06.jsonl.part").write_text("")  # still being written: not worth a warning
+    (folder / ".DS_Store").write_text("")
+    report = load_stream(con, landing.root, "subscription_events")
+    assert report.files_ignored == ["subscription_events/events.json"]
+    assert "subscription_events/events.json" in caplog.text
+    assert report.rows_loaded == 1
+
+
 def test_reference_errors_are_clear(tmp_path):
     landing, con = fresh(tmp_path)
     landing.write_fx([("2025-13", "EUR", "1.1")])
