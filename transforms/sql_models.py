@@ -20,7 +20,9 @@ from pathlib import Path
 import duckdb
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts")
+WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "pipeline")
+# Schemas that hold models (`pipeline` holds the bookkeeping of incremental models).
+MODEL_SCHEMAS = ("staging", "intermediate", "marts")
 
 _HEADER = re.compile(r"\A\s*/\*(?P<yaml>.*?)\*/", re.DOTALL)
 _TABLE_REFERENCE = re.compile(r"\b(raw|staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
@@ -35,7 +37,14 @@ class SqlModel:
     description: str
     column_descriptions: dict[str, str] = field(default_factory=dict)
     upstream_tables: tuple[str, ...] = ()  # "staging.calendar", ...
-    materialized: str = "table"  # or "view": a staging model that only renames and casts (as in dbt)
+    # "table", "view" (a staging model that only renames and casts, as in dbt) or "incremental": a table
+    # whose rows are restated per `unique_key` value when only some keys' inputs changed
+    # (transforms/incremental.py).
+    materialized: str = "table"
+    unique_key: str | None = None
+    # An incremental model that leaves out rows not yet effective at the data's as-of instant names their
+    # time column here: rows that came due since its last build are restated with it.
+    restate_when_due: str | None = None
     # Tables of retired models this one took over ("intermediate.account_mrr_bridge"): dropped when it is
     # built, so a warehouse made by an older version does not keep stale copies.
     replaces: tuple[str, ...] = ()
@@ -75,8 +84,17 @@ def load_model(name: str) -> SqlModel:
     doc = parse_model_header(header.group("yaml"))
     select_sql = text[header.end() :].strip().rstrip(";")
     materialized = str(doc.get("materialized") or "table").strip()
-    if materialized not in ("table", "view"):
-        raise ValueError(f"{path}: materialized must be table or view, not {materialized!r}")
+    if materialized not in ("table", "view", "incremental"):
+        raise ValueError(f"{path}: materialized must be table, view or incremental, not {materialized!r}")
+    unique_key = str(doc.get("unique_key") or "").strip() or None
+    restate_when_due = str(doc.get("restate_when_due") or "").strip() or None
+    for setting, value in (("unique_key", unique_key), ("restate_when_due", restate_when_due)):
+        if value is not None and not re.fullmatch(r"[a-z_][a-z0-9_]*", value):
+            raise ValueError(f"{path}: {setting} names one column, not {value!r}")
+    if (materialized == "incremental") != (unique_key is not None):
+        raise ValueError(f"{path}: an incremental model needs a unique_key, and only an incremental model has one")
+    if restate_when_due and materialized != "incremental":
+        raise ValueError(f"{path}: restate_when_due is for incremental models")
     replaces = tuple(r.strip() for r in str(doc.get("replaces") or "").split(",") if r.strip())
     for retired in replaces:
         if not re.fullmatch(r"(staging|intermediate|marts)\.[a-z_][a-z0-9_]*", retired):
@@ -92,6 +110,8 @@ def load_model(name: str) -> SqlModel:
         column_descriptions={k: str(v).strip() for k, v in (doc.get("columns") or {}).items()},
         upstream_tables=tuple(upstream),
         materialized=materialized,
+        unique_key=unique_key,
+        restate_when_due=restate_when_due,
         replaces=replaces,
     )
 
@@ -99,7 +119,8 @@ def load_model(name: str) -> SqlModel:
 def parse_model_header(text: str) -> dict:
     """The model header: `description:` (text on the following indented lines), `columns:`
     (indented `name: text` lines; deeper-indented lines continue the previous column) and, optionally,
-    `materialized: view` and `replaces: schema.table[, ...]` (retired models' relations to drop)."""
+    `materialized: view|incremental`, `unique_key:` and `restate_when_due:` (incremental models), and
+    `replaces: schema.table[, ...]` (retired models' relations to drop)."""
     doc: dict = {"description": "", "columns": {}}
     section, column = None, None
     for line in text.splitlines():
@@ -112,7 +133,7 @@ def parse_model_header(text: str) -> dict:
             section = key.strip()
             if section == "description" and rest.strip() not in ("", ">", "|"):
                 doc["description"] = rest.strip()
-            elif section in ("materialized", "replaces"):
+            elif section in ("materialized", "replaces", "unique_key", "restate_when_due"):
                 doc[section] = rest.strip()
             continue
         if section == "description":
@@ -135,7 +156,7 @@ def column_indent_ok(indent: int, doc: dict, column: str | None) -> bool:
 
 def all_model_names() -> list[str]:
     return sorted(
-        f"{p.parent.name}/{p.stem}" for p in SQL_DIR.glob("*/*.sql") if p.parent.name in WAREHOUSE_SCHEMAS
+        f"{p.parent.name}/{p.stem}" for p in SQL_DIR.glob("*/*.sql") if p.parent.name in MODEL_SCHEMAS
     )
 
 
@@ -149,27 +170,45 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create schema if not exists {schema}")
 
 
-def run_model(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """(Re)build one model's table (or view) in a single transaction and document it in the catalog."""
+def run_model(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """(Re)build one model's table (or view) in a single transaction and document it in the catalog.
+
+    An incremental model restates only the keys whose inputs changed when it can (transforms/incremental.py);
+    it returns what it did, in a sentence for the asset's metadata (None for tables and views)."""
     model = load_model(name)
+    if model.materialized == "incremental":
+        from transforms.incremental import build_incremental
+
+        return build_incremental(con, model)
     con.execute("begin transaction")
     try:
-        con.execute(f"create schema if not exists {model.schema}")
-        # A model that changed materialization replaces the object of the other kind.
-        other = "view" if model.materialized == "table" else "table"
-        if _catalog_kind(con, model.schema, model.table) == other:
-            con.execute(f"drop {other} {model.qualified_name}")
-        con.execute(f"create or replace {model.materialized} {model.qualified_name} as\n{model.select_sql}")
-        for retired in model.replaces:
-            kind = _catalog_kind(con, *retired.split("."))
-            if kind:
-                con.execute(f"drop {kind} {retired}")
-        comment_table(con, model.qualified_name, model.description, model.column_descriptions,
-                      kind=model.materialized)
+        create_model_relation(con, model)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+    return None
+
+
+def create_model_relation(con: duckdb.DuckDBPyConnection, model: SqlModel) -> None:
+    """Create or replace the model's table or view from its whole SELECT (inside the caller's transaction)."""
+    kind = "view" if model.materialized == "view" else "table"
+    con.execute(f"create schema if not exists {model.schema}")
+    # A model that changed materialization replaces the object of the other kind.
+    other = "table" if kind == "view" else "view"
+    if _catalog_kind(con, model.schema, model.table) == other:
+        con.execute(f"drop {other} {model.qualified_name}")
+    con.execute(f"create or replace {kind} {model.qualified_name} as\n{model.select_sql}")
+    drop_retired(con, model)
+    comment_table(con, model.qualified_name, model.description, model.column_descriptions, kind=kind)
+
+
+def drop_retired(con: duckdb.DuckDBPyConnection, model: SqlModel) -> None:
+    """Drop the relations of retired models this one took over (a warehouse built by an older version)."""
+    for retired in model.replaces:
+        found = _catalog_kind(con, *retired.split("."))
+        if found:
+            con.execute(f"drop {found} {retired}")
 
 
 def _catalog_kind(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:

@@ -46,10 +46,13 @@ def sql_model_asset(
     )
     def _build(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
-            run_model(con, model_name)
+            # an incremental model says whether it restated some keys or rebuilt in full, and why
+            build = run_model(con, model_name)
             summary = summarize_table(con, model.qualified_name, order_by=preview_order_by)
             extra = metadata_hook(con) if metadata_hook else {}
-        context.log.info(f"{summary.qualified_name}: {summary.row_count} rows")
+            if build:
+                extra["build"] = dg.MetadataValue.text(build)
+        context.log.info(f"{summary.qualified_name}: {summary.row_count} rows" + (f"; {build}" if build else ""))
         return dg.MaterializeResult(metadata=table_metadata(summary, **extra))
 
     return _build

@@ -4,6 +4,8 @@ description: >
   succeeded minus refunds (SPEC §4, cohort LTV), in USD at the collection month's FX rate. Invoices and
   failed payments are not money collected. A billing event dated outside the reporting calendar is
   converted at the nearest calendar month's rate (the first or the latest month).
+materialized: incremental
+unique_key: account_id
 columns:
   account_id: The customer account.
   month: Month the money moved (of occurred_at, UTC); may lie before the first calendar month.

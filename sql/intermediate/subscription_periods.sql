@@ -4,6 +4,9 @@ description: >
   its state at the month's end stays the same. Events apply in (effective_at, occurred_at, event_id)
   order, so a late file restates history; events effective after the as-of instant (scheduled
   cancellations and downgrades) are not in force yet. Events before a subscription's start wait for it.
+materialized: incremental
+unique_key: subscription_id
+restate_when_due: effective_at
 columns:
   valid_from_month: First month whose month-end state this row is.
   valid_to_month: Last month whose month-end state this row is (the latest month for an open-ended state).

@@ -4,6 +4,8 @@ description: >
   pays nothing). MRR is the sum of its subscriptions' MRR in force at the month's end, converted to USD
   at the month's rate and rounded to the cent once per account (SPEC §2). Built from the subscription
   periods directly: the conversion of intermediate.subscription_mrr_monthly, summed before rounding.
+materialized: incremental
+unique_key: account_id
 columns:
   account_id: The customer account.
   month: First day of the month.

@@ -6,6 +6,8 @@ description: >
   paying months in order: a month compares with the one before when that one paid, and the month after
   a run of paying months is a churn (when the data reaches it).
 replaces: intermediate.account_mrr_bridge
+materialized: incremental
+unique_key: account_id
 columns:
   account_id: The customer account.
   month: First day of the month.

@@ -30,7 +30,7 @@ def test_staging_events_are_a_described_view_and_replace_an_older_table(tmp_path
 
 
 def test_other_models_stay_tables(tmp_path):
-    assert load_model("intermediate/subscription_periods").materialized == "table"
+    assert load_model("intermediate/subscription_periods").materialized == "incremental"
     assert load_model("marts/mrr_waterfall").materialized == "table"
 
 

@@ -1,0 +1,171 @@
+"""Incremental models (transforms/incremental.py): a run that restates only the changed keys leaves every
+table exactly as a full rebuild from the same landing folder would, and it rebuilds in full whenever
+restating could be wrong."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.story import (
+    DEFAULT_PLANS,
+    Landing,
+    account,
+    build,
+    build_metrics,
+    cancels,
+    changes,
+    payment,
+    starts,
+    usage,
+)
+from transforms.event_schema import STREAMS
+from transforms.ingestion import load_reference, load_stream
+from transforms.pipeline import METRICS_MODELS, MRR_MODELS
+from transforms.sql_models import load_model, run_model
+
+INCREMENTAL = [name for name in MRR_MODELS + METRICS_MODELS if load_model(name).materialized == "incremental"]
+# Every table downstream of an incremental one too: they read restated tables.
+COMPARED = [name for name in MRR_MODELS + METRICS_MODELS if load_model(name).materialized != "view"]
+
+
+def test_the_large_account_and_subscription_models_are_incremental():
+    assert INCREMENTAL == ["intermediate/subscription_periods", "marts/account_mrr_monthly", "marts/mrr_movements",
+                           "intermediate/collected_revenue_monthly"]
+
+
+def run_all(con) -> dict[str, str | None]:
+    """Load what is new in the landing folder and run every model, as a scheduled run does."""
+    return {name: run_model(con, name) for name in MRR_MODELS + METRICS_MODELS}
+
+
+def load_new_files(con, root: Path) -> None:
+    load_reference(con, root)
+    for stream in STREAMS:
+        load_stream(con, root, stream)
+
+
+def assert_same_as_full_rebuild(con, root: Path) -> None:
+    fresh = build_metrics(build(root))
+    for name in COMPARED:
+        table = name.replace("/", ".")
+        restated, rebuilt = (sorted(c.sql(f"select * from {table}").fetchall(), key=repr) for c in (con, fresh))
+        assert restated == rebuilt, f"{table} differs from a full rebuild"
+
+
+def test_a_day_of_changes_is_restated_and_equals_a_full_rebuild(tmp_path):
+    landing = Landing(tmp_path)
+    landing.add(
+        account("A", "2025-01-02"), starts("A", "2025-01-05", plan="growth", seats=5, price="20"),
+        account("B", "2025-01-03"), starts("B", "2025-01-06", seats=2, price="120", interval="year", currency="EUR"),
+        account("C", "2025-01-04"), starts("C", "2025-01-07", seats=3, price="10"),
+        # C cancels at the end of its term: the cancellation is due after the data's as-of instant today
+        cancels("C", "2025-03-10", effective="2025-03-25"),
+        account("D", "2025-01-04"), starts("D", "2025-01-08", seats=1, price="10"),
+        payment("A", "2025-03-01", "100.00"), usage("A", "2025-03-20", "api_calls", 10),
+    )
+    con = build_metrics(build(landing))
+    assert con.sql("select mrr from marts.account_mrr_monthly where account_id = 'C' and month = '2025-03-01'"
+                   ).fetchall() == [(30,)]
+
+    # The next day: A adds seats, B pays, D's subscription moves to account E; and the as-of instant passes
+    # C's cancellation, so C's March restates with no event of C's delivered that day.
+    landing.add(
+        changes("A", "2025-03-26", seats=8),
+        payment("B", "2025-03-26", "50.00", currency="EUR"),
+        account("E", "2025-03-26"), changes("E", "2025-03-26", sub="D-1"),
+    )
+    load_new_files(con, landing.root)
+    outcomes = run_all(con)
+    for name in INCREMENTAL:
+        assert outcomes[name].startswith("restated"), (name, outcomes[name])
+    assert "restated 3 subscription_id" in outcomes["intermediate/subscription_periods"]  # A, C (due), D
+    assert "restated 4 account_id" in outcomes["marts/account_mrr_monthly"]  # A, C, D and E
+    assert con.sql("select count(*) from marts.account_mrr_monthly where account_id = 'C' and month = '2025-03-01'"
+                   ).fetchall() == [(0,)]
+    assert_same_as_full_rebuild(con, landing.root)
+
+    # A run with nothing new changes nothing
+    load_new_files(con, landing.root)
+    assert all(run_all(con)[name].startswith("unchanged") for name in INCREMENTAL)
+    assert_same_as_full_rebuild(con, landing.root)
+
+
+def test_what_changes_for_every_account_rebuilds_in_full(tmp_path):
+    landing = Landing(tmp_path)
+    landing.add(account("A", "2025-01-02"), starts("A", "2025-01-05", plan="growth", seats=5, price="20"),
+                account("B", "2025-01-03"), starts("B", "2025-01-06", seats=2, price="10", currency="EUR"),
+                payment("A", "2025-01-10", "100.00"))
+    con = build_metrics(build(landing))
+
+    # new FX rates: every EUR month is worth something else
+    landing.write_fx([("2025-01", "EUR", "1.20")])
+    load_new_files(con, landing.root)
+    outcomes = run_all(con)
+    assert outcomes["marts/account_mrr_monthly"].startswith("rebuilt in full (the calendar, FX rates, plans or SQL")
+    # the calendar and the periods did not change; movements follow their input's full rebuild
+    assert outcomes["intermediate/subscription_periods"].startswith("unchanged")
+    assert outcomes["marts/mrr_movements"].startswith("rebuilt in full (marts.account_mrr_monthly was rebuilt")
+    assert_same_as_full_rebuild(con, landing.root)
+
+    # a new month: every open-ended period reaches it
+    landing.add(changes("A", "2025-02-03", seats=6))
+    load_new_files(con, landing.root)
+    assert run_all(con)["intermediate/subscription_periods"].startswith("rebuilt in full (the calendar")
+    assert_same_as_full_rebuild(con, landing.root)
+
+    # rows of a raw table were removed (by hand): what was built from them is unknown
+    con.execute("delete from raw.billing_events")
+    landing.add(payment("A", "2025-02-04", "10.00"))
+    load_new_files(con, landing.root)
+    outcome = run_all(con)["intermediate/collected_revenue_monthly"]
+    assert outcome.startswith("rebuilt in full (rows of raw.billing_events loaded before the last build changed")
+
+    # plans changed: the plan an account with two subscriptions reports may too
+    landing.write_plans([(*plan[:2], 5 - plan[2], *plan[3:]) for plan in DEFAULT_PLANS])
+    load_new_files(con, landing.root)
+    assert run_all(con)["marts/account_mrr_monthly"].startswith("rebuilt in full")
+
+
+def test_a_table_changed_by_hand_is_rebuilt(tmp_path):
+    landing = Landing(tmp_path)
+    landing.add(account("A", "2025-01-02"), starts("A", "2025-01-05", seats=5, price="20"))
+    con = build_metrics(build(landing))
+    con.execute("delete from marts.mrr_movements")
+    assert run_model(con, "marts/mrr_movements").startswith("rebuilt in full (marts.mrr_movements is not as its "
+                                                            "last build left it")
+    assert con.sql("select count(*) from marts.mrr_movements").fetchall() == [(1,)]
+
+
+@pytest.fixture(scope="module")
+def generated_landing(tmp_path_factory):
+    generator = pytest.importorskip("sample_data.generator")
+    root = tmp_path_factory.mktemp("generated")
+    generator.generate(root, accounts=150, months=5, seed=11, progress=False)
+    return root
+
+
+def test_generated_days_restated_one_by_one_equal_a_full_rebuild(generated_landing, tmp_path):
+    """The last days of generated data (upgrades, cancellations, payments, reactivations) arrive one day at
+    a time; after each, every table equals a full rebuild."""
+    files = sorted(p for stream in STREAMS for p in (generated_landing / stream).glob("*.jsonl*"))
+    days = sorted({p.name.split(".")[0] for p in files})
+    held_back = days[-4:]
+    root = tmp_path / "landing"
+    shutil.copytree(generated_landing / "reference", root / "reference")
+    for p in files:
+        if p.name.split(".")[0] not in held_back:
+            (root / p.parent.name).mkdir(exist_ok=True)
+            shutil.copy(p, root / p.parent.name / p.name)
+    con = build_metrics(build(root))
+    restated = 0
+    for day in held_back:
+        for p in files:
+            if p.name.split(".")[0] == day:
+                shutil.copy(p, root / p.parent.name / p.name)
+        load_new_files(con, root)
+        outcomes = run_all(con)
+        assert not any(outcomes[name].startswith("rebuilt") for name in INCREMENTAL), outcomes
+        restated += sum(outcomes[name].startswith("restated") for name in INCREMENTAL)
+        assert_same_as_full_rebuild(con, root)
+    assert restated >= 8  # the days did change something: this compared restated tables, not untouched ones

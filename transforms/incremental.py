@@ -1,0 +1,342 @@
+"""Incremental models: restate only the keys whose inputs changed, and keep the table equal to a rebuild.
+
+A model whose header says `materialized: incremental` and `unique_key: account_id` is a table like any
+other, but a run that finds only some accounts' inputs changed deletes those accounts' rows and selects
+them again with the model's own SQL, its keyed inputs narrowed to those accounts. The SQL stays one
+SELECT over all history: nothing in it knows about increments.
+
+What a model reads falls in two kinds:
+- keyed inputs have the unique_key column: raw tables (new rows are those ingested after the model's last
+  build), views over them, and other incremental models (the keys whose rows they changed since, from
+  `pipeline.model_changes`);
+- global inputs do not (the calendar, FX rates, plans): their content, the model's SQL, the SQL of the
+  views it reads and the shared macros make a fingerprint. The calendar's as-of instant is left out of it:
+  it moves with every delivery. A model that reads it declares `restate_when_due: <time column>`, and the
+  keys whose rows came due between the two as-of instants are restated.
+
+The table is rebuilt in full instead when restating could be wrong or is not worth it: its first build, a
+changed fingerprint (a new month, new FX rates or plans, changed SQL), rows gone from a raw input, a keyed
+input that is an ordinary table, an upstream incremental model rebuilt in full since, a table that is not
+what its last build left, or more than RESTATE_SHARE of its keys to restate.
+`tests/unit/test_incremental.py` holds restated tables to full rebuilds, day by day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from transforms.sql_models import SQL_DIR, SqlModel, create_model_relation, drop_retired, load_model
+
+# The relation holding the data's as-of instant, and its columns that move with every delivery.
+AS_OF_RELATION = "staging.calendar"
+AS_OF_COLUMNS = ("as_of", "month_end_cutoff")
+# When a row was loaded is not what it says: reloading the same reference file changes nothing.
+LOAD_TIME_COLUMNS = ("ingested_at",)
+# Columns whose changed values are logged for the models downstream (they restate by one of them).
+LOGGED_KEYS = ("account_id", "subscription_id")
+# More keys than this share of the table's to restate: a full rebuild is cheaper, and compacts the table.
+# A table of fewer keys than RESTATE_SHARE_FROM is restated whatever the share: either way is instant.
+RESTATE_SHARE = 0.3
+RESTATE_SHARE_FROM = 10_000
+# Part of every fingerprint: a change to how restating works rebuilds every incremental model once.
+STATE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class KeyedInput:
+    relation: str  # as the model's SQL names it: "staging.subscription_events"
+    kind: str  # "raw", "incremental", "view" or "table"
+    sources: tuple[KeyedInput, ...] = ()  # for a view: the keyed relations it reads
+
+
+def ensure_state_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists pipeline")
+    con.execute(
+        """create table if not exists pipeline.model_builds (
+            model varchar, build_id bigint, kind varchar, reason varchar, keys_restated bigint,
+            rows_after bigint, fingerprint varchar, as_of timestamp, marks varchar, built_at timestamp
+        )"""
+    )
+    con.execute(
+        "create table if not exists pipeline.model_changes (model varchar, build_id bigint, key_column varchar, "
+        "key_value varchar)"
+    )
+    con.execute("comment on table pipeline.model_builds is 'Every build of an incremental model: full or "
+                "restated, why, and what its inputs held (bookkeeping: transforms/incremental.py).'")
+    con.execute("comment on table pipeline.model_changes is 'Keys whose rows an incremental model changed, "
+                "by build: what the models downstream of it restate.'")
+
+
+def build_incremental(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
+    """Build an incremental model, restating what changed when it safely can; returns what it did."""
+    ensure_state_tables(con)
+    con.execute("begin transaction")
+    try:
+        outcome = _build(con, model)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("drop table if exists restate_keys")
+        con.execute("drop table if exists restated_before")
+    return outcome
+
+
+def _build(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
+    keyed, global_inputs, texts = _inputs(con, model)
+    _check_as_of_use(model, texts)
+    fingerprint = _fingerprint(con, model, global_inputs, texts)
+    as_of = con.sql(f"select max(as_of) from {AS_OF_RELATION}").fetchall()[0][0] \
+        if model.restate_when_due else None
+    marks = _current_marks(con, keyed)
+    build_id = con.sql("select coalesce(max(build_id), 0) + 1 from pipeline.model_builds").fetchall()[0][0]
+    previous = _last_build(con, model.name)
+
+    why_full = _why_full(con, model, keyed, previous, fingerprint, as_of)
+    if why_full is None:
+        why_full = _stage_restate_keys(con, model, keyed, previous, as_of)
+    if why_full is not None:
+        create_model_relation(con, model)
+        con.execute("delete from pipeline.model_changes where model = ?", [model.name])
+        rows = _record(con, model, build_id, "full", why_full, None, fingerprint, as_of, marks)
+        return f"rebuilt in full ({why_full}): {rows:,} rows"
+
+    drop_retired(con, model)
+    keys = con.sql("select count(*) from restate_keys").fetchall()[0][0]
+    changed_rows = _restate(con, model, keyed, build_id) if keys else 0
+    _record(con, model, build_id, "restated", f"{keys:,} {model.unique_key} value(s) to restate", keys,
+            fingerprint, as_of, marks)
+    if not keys:
+        return "unchanged: no input changed since the last build"
+    return f"restated {keys:,} {model.unique_key} value(s) whose inputs changed: {changed_rows:,} row(s) differ"
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    schema, table = relation.split(".")
+    return [r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where database_name = current_database() and schema_name = ? "
+        "and table_name = ? order by column_index", [schema, table]).fetchall()]
+
+
+def _model_of(relation: str) -> SqlModel | None:
+    name = relation.replace(".", "/")
+    return load_model(name) if (SQL_DIR / f"{name}.sql").exists() else None
+
+
+def _inputs(con, model: SqlModel) -> tuple[list[KeyedInput], list[str], list[str]]:
+    """The model's keyed inputs, its global inputs (looked through views) and the SQL texts it depends on."""
+    texts = [model.select_sql]
+    global_inputs: list[str] = []
+
+    def classify(relation: str) -> KeyedInput | None:
+        keyed = model.unique_key in _columns(con, relation)
+        upstream = _model_of(relation)
+        if upstream is not None and upstream.materialized == "view":
+            texts.append(upstream.select_sql)
+            sources = tuple(s for s in (classify(r) for r in upstream.upstream_tables) if s is not None)
+            return KeyedInput(relation, "view", sources) if keyed else None
+        if not keyed:
+            global_inputs.append(relation)
+            return None
+        kind = "raw" if relation.startswith("raw.") else (
+            "incremental" if upstream is not None and upstream.materialized == "incremental" else "table")
+        return KeyedInput(relation, kind)
+
+    keyed = [k for k in (classify(r) for r in model.upstream_tables) if k is not None]
+    return keyed, sorted(set(global_inputs)), texts
+
+
+def _leaves(keyed: list[KeyedInput]) -> list[KeyedInput]:
+    """The raw tables and models behind the keyed inputs (views looked through)."""
+    found: dict[str, KeyedInput] = {}
+    for item in keyed:
+        for leaf in (_leaves(list(item.sources)) if item.kind == "view" else [item]):
+            found[leaf.relation] = leaf
+    return sorted(found.values(), key=lambda k: k.relation)
+
+
+def _fingerprint(con, model: SqlModel, global_inputs: list[str], texts: list[str]) -> str:
+    digest = hashlib.sha256()
+    for text in (STATE_VERSION, model.unique_key or "", model.restate_when_due or "",
+                 (SQL_DIR / "macros.sql").read_text(), *texts):
+        digest.update(text.encode() + b"\0")
+    for relation in global_inputs:
+        columns = [c for c in _columns(con, relation) if c not in LOAD_TIME_COLUMNS
+                   and not (relation == AS_OF_RELATION and c in AS_OF_COLUMNS)]
+        row = "to_json(struct_pack(" + ", ".join(f'"{c}" := "{c}"' for c in columns) + "))::varchar"
+        content = con.sql(f"select count(*), coalesce(md5(string_agg({row}, chr(10) order by {row})), '') "
+                          f"from {relation}").fetchall()[0]
+        digest.update(f"{relation}:{columns}:{content}".encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _current_marks(con, keyed: list[KeyedInput]) -> dict:
+    """What each keyed source holds now: a raw table's latest ingested_at and its row count, an incremental
+    model's latest build."""
+    marks: dict = {}
+    for leaf in _leaves(keyed):
+        if leaf.kind == "raw":
+            latest, count = con.sql(f"select max(ingested_at)::varchar, count(*) from {leaf.relation}").fetchall()[0]
+            marks[leaf.relation] = [latest, count]
+        elif leaf.kind == "incremental":
+            marks[leaf.relation] = con.execute(
+                "select max(build_id) from pipeline.model_builds where model = ?",
+                [leaf.relation.replace(".", "/")]).fetchall()[0][0]
+    return marks
+
+
+def _last_build(con, name: str) -> dict | None:
+    relation = con.execute(
+        "select * from pipeline.model_builds where model = ? order by build_id desc limit 1", [name])
+    found = relation.fetchall()
+    return dict(zip([d[0] for d in relation.description], found[0], strict=True)) if found else None
+
+
+def _check_as_of_use(model: SqlModel, texts: list[str]) -> None:
+    """The as-of instant is left out of the fingerprint, so a model may read it only as the bound of what is
+    effective yet (restate_when_due); any other use would go stale between full builds."""
+    words = set(re.findall(r"[a-z_][a-z0-9_]*", " ".join(texts)))
+    if "month_end_cutoff" in words:
+        raise ValueError(f"{model.name}: an incremental model cannot read month_end_cutoff (it moves with the "
+                         "as-of instant); make it a table")
+    if "as_of" in words and not (model.restate_when_due and AS_OF_RELATION in model.upstream_tables):
+        raise ValueError(f"{model.name}: an incremental model that reads as_of must read it from "
+                         f"{AS_OF_RELATION} and name the time column it bounds (restate_when_due)")
+
+
+# ------------------------------------------------------------------------------------ full or not
+
+
+def _why_full(con, model: SqlModel, keyed: list[KeyedInput], previous: dict | None, fingerprint: str,
+              as_of) -> str | None:
+    """Why this build must be a full one, or None when restating keys gives the same table."""
+    if previous is None:
+        return "first build"
+    if previous["fingerprint"] is None:
+        return "the last build left rows without a key"
+    if previous["fingerprint"] != fingerprint:
+        return "the calendar, FX rates, plans or SQL changed"
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() and schema_name = ? "
+        "and table_name = ?", [model.schema, model.table]).fetchall()[0][0]
+    if not exists:
+        return f"{model.qualified_name} is missing"
+    if con.sql(f"select count(*) from {model.qualified_name}").fetchall()[0][0] != previous["rows_after"]:
+        return f"{model.qualified_name} is not as its last build left it"
+    if model.restate_when_due and (as_of is None or previous["as_of"] is None or as_of < previous["as_of"]):
+        return "the data's as-of instant moved back"
+    marks = json.loads(previous["marks"])
+    for leaf in _leaves(keyed):
+        if leaf.kind == "table":
+            return f"{leaf.relation} is rebuilt in full every run, so which keys changed is unknown"
+        if leaf.relation not in marks:
+            return f"no record of what {leaf.relation} held"
+        mark = marks[leaf.relation]
+        if leaf.kind == "raw":
+            latest, count = mark
+            still = con.execute(f"select count(*) from {leaf.relation} where ingested_at <= ?::timestamp",
+                                [latest]).fetchall()[0][0] if latest is not None else 0
+            if still != count:
+                return f"rows of {leaf.relation} loaded before the last build changed"
+        else:
+            fuller = con.execute(
+                "select count(*) from pipeline.model_builds where model = ? and kind = 'full' and build_id > ?",
+                [leaf.relation.replace(".", "/"), mark if mark is not None else -1]).fetchall()[0][0]
+            if mark is None or fuller:
+                return f"{leaf.relation} was rebuilt in full since"
+    return None
+
+
+def _stage_restate_keys(con, model: SqlModel, keyed: list[KeyedInput], previous: dict, as_of) -> str | None:
+    """Temp table restate_keys: the unique_key values whose inputs changed since the last build. Returns why
+    a full build is better instead (too many), or None."""
+    key = model.unique_key
+    marks = json.loads(previous["marks"])
+    changed = []
+    for leaf in _leaves(keyed):
+        mark = marks[leaf.relation]
+        if leaf.kind == "raw":
+            if mark[0] is None:
+                changed.append(f"select {key}::varchar from {leaf.relation}")
+            else:
+                changed.append(f"select {key}::varchar from {leaf.relation} where ingested_at > "
+                               f"'{mark[0]}'::timestamp")
+        else:
+            changed.append(
+                f"select key_value from pipeline.model_changes where model = '{leaf.relation.replace('.', '/')}' "
+                f"and key_column = '{key}' and build_id > {int(mark)}")
+    if model.restate_when_due:
+        # rows not yet effective at the last build's as-of instant that are now
+        due = model.restate_when_due
+        for item in keyed:
+            if due in _columns(con, item.relation):
+                changed.append(
+                    f"select {key}::varchar from {item.relation} where {due} > '{previous['as_of']}'::timestamp "
+                    f"and {due} <= '{as_of}'::timestamp")
+    con.execute("create or replace temp table restate_keys as select distinct key_value from ("
+                + " union all ".join(f"({c})" for c in changed) + ") as changed(key_value) "
+                "where key_value is not null")
+    keys = con.sql("select count(*) from restate_keys").fetchall()[0][0]
+    total = con.sql(f"select approx_count_distinct({key}) from {model.qualified_name}").fetchall()[0][0]
+    if keys and total >= RESTATE_SHARE_FROM and keys > RESTATE_SHARE * total:
+        return f"{keys:,} of about {total:,} {key} values changed"
+    return None
+
+
+# ---------------------------------------------------------------------------------------- restating
+
+
+def _restate(con, model: SqlModel, keyed: list[KeyedInput], build_id: int) -> int:
+    """Replace the rows of the keys in restate_keys by the model's SELECT over its keyed inputs narrowed
+    to them; log the keys of the rows that differ. Returns how many rows differ (before and after)."""
+    key, table = model.unique_key, model.qualified_name
+    in_keys = f"{key}::varchar in (select key_value from restate_keys)"
+    sql = model.select_sql
+    for item in keyed:
+        # A temp view of the same table name stands in for the input, so qualified column names still bind.
+        name = item.relation.split(".")[1]
+        con.execute(f"create or replace temp view {name} as select * from {item.relation} where {in_keys}")
+        sql = re.sub(rf"\b{re.escape(item.relation)}\b", f"temp.main.{name}", sql)
+    try:
+        con.execute(f"create or replace temp table restated_before as select * from {table} where {in_keys}")
+        con.execute(f"delete from {table} where {in_keys}")
+        con.execute(f"insert into {table} select * from (\n{sql}\n)")
+        differing = f"""(select * from restated_before except all select * from {table} where {in_keys})
+                        union all
+                        (select * from {table} where {in_keys} except all select * from restated_before)"""
+        con.execute(f"create or replace temp table restated_rows as {differing}")
+        logged = [c for c in LOGGED_KEYS if c in _columns(con, table)]
+        for column in logged:
+            con.execute(
+                f"insert into pipeline.model_changes select distinct ?, ?, ?, {column}::varchar "
+                f"from restated_rows where {column} is not null", [model.name, build_id, column])
+        return con.sql("select count(*) from restated_rows").fetchall()[0][0]
+    finally:
+        con.execute("drop table if exists restated_rows")
+        for item in keyed:
+            con.execute(f"drop view if exists temp.main.{item.relation.split('.')[1]}")
+
+
+def _record(con, model: SqlModel, build_id: int, kind: str, reason: str, keys: int | None, fingerprint: str,
+            as_of, marks: dict) -> int:
+    rows, keyless = con.sql(
+        f"select count(*), count(*) filter (where {model.unique_key} is null) from {model.qualified_name}"
+    ).fetchall()[0]
+    con.execute(
+        "insert into pipeline.model_builds values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [model.name, build_id, kind, reason, keys, rows,
+         # rows without a key cannot be restated by key: the next build is a full one
+         fingerprint if not keyless else None,
+         as_of, json.dumps(marks), datetime.now(UTC).replace(tzinfo=None)],
+    )
+    return rows
