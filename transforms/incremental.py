@@ -31,7 +31,14 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from transforms.sql_models import SQL_DIR, SqlModel, create_model_relation, drop_retired, load_model
+from transforms.sql_models import (
+    SQL_DIR,
+    SqlModel,
+    comment_table,
+    create_model_relation,
+    drop_retired,
+    load_model,
+)
 
 # The relation holding the data's as-of instant, and its columns that move with every delivery.
 AS_OF_RELATION = "staging.calendar"
@@ -67,6 +74,10 @@ def ensure_state_tables(con: duckdb.DuckDBPyConnection) -> None:
         "create table if not exists pipeline.model_changes (model varchar, build_id bigint, key_column varchar, "
         "key_value varchar)"
     )
+    # Build numbers start again in a rebuilt warehouse: a copy of its tables names the warehouse too.
+    con.execute("create table if not exists pipeline.warehouse_identity (warehouse_id varchar)")
+    con.execute("insert into pipeline.warehouse_identity select uuid()::varchar "
+                "where not exists (select 1 from pipeline.warehouse_identity)")
     con.execute("comment on table pipeline.model_builds is 'Every build of an incremental model: full or "
                 "restated, why, and what its inputs held (bookkeeping: transforms/incremental.py).'")
     con.execute("comment on table pipeline.model_changes is 'Keys whose rows an incremental model changed, "
@@ -109,6 +120,8 @@ def _build(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
         return f"rebuilt in full ({why_full}): {rows:,} rows"
 
     drop_retired(con, model)
+    # descriptions live in the header, outside the fingerprint: written on every build, as a full one does
+    comment_table(con, model.qualified_name, model.description, model.column_descriptions)
     keys = con.sql("select count(*) from restate_keys").fetchall()[0][0]
     changed_rows = _restate(con, model, keyed, build_id) if keys else 0
     _record(con, model, build_id, "restated", f"{keys:,} {model.unique_key} value(s) to restate", keys,
@@ -116,6 +129,32 @@ def _build(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
     if not keys:
         return "unchanged: no input changed since the last build"
     return f"restated {keys:,} {model.unique_key} value(s) whose inputs changed: {changed_rows:,} row(s) differ"
+
+
+# ------------------------------------------------------------------------------ for other consumers
+
+
+def latest_builds(con: duckdb.DuckDBPyConnection) -> dict[str, int | str]:
+    """Each incremental model's latest build (what a copy of its table, the serving file, is as of), and
+    under "warehouse" the warehouse's identity."""
+    ensure_state_tables(con)
+    builds = dict(con.sql("select model, max(build_id) from pipeline.model_builds group by model").fetchall())
+    return {"warehouse": con.sql("select warehouse_id from pipeline.warehouse_identity").fetchall()[0][0], **builds}
+
+
+def changed_keys_since(con: duckdb.DuckDBPyConnection, name: str, build_id: int | None) -> str | None:
+    """SQL selecting the unique_key values whose rows of model `name` changed after its build `build_id`,
+    or None when that is unknown (no such build, or a full rebuild since: copy the whole table)."""
+    if build_id is None:
+        return None
+    ensure_state_tables(con)
+    known, fuller = con.execute(
+        "select count(*) filter (where build_id = ?), count(*) filter (where build_id > ? and kind = 'full') "
+        "from pipeline.model_builds where model = ?", [build_id, build_id, name]).fetchall()[0]
+    if not known or fuller:
+        return None
+    return (f"select key_value from pipeline.model_changes where model = '{name}' "
+            f"and key_column = '{load_model(name).unique_key}' and build_id > {int(build_id)}")
 
 
 # ------------------------------------------------------------------------------------------ inputs

@@ -42,7 +42,7 @@ def serving_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
             publication = serving.publish_marts(con, warehouse.serving_path, run_id=context.run.run_id)
         context.log.info(
             f"published {len(publication.tables)} marts tables to {publication.serving_path} "
-            f"({publication.file_bytes / 1e6:.1f} MB)"
+            f"({publication.file_bytes / 1e6:.1f} MB; updated in place: {', '.join(publication.updated) or 'none'})"
         )
         return dg.MaterializeResult(
             metadata={
@@ -50,6 +50,8 @@ def serving_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
                 "tables": dg.MetadataValue.json(publication.tables),
                 "dagster/row_count": dg.MetadataValue.int(sum(publication.tables.values())),
                 "file_bytes": dg.MetadataValue.int(publication.file_bytes),
+                # the incremental marts updated in a copy of the last publication rather than copied whole
+                "tables_updated_in_place": dg.MetadataValue.json(list(publication.updated)),
                 "storage_version": serving.SERVING_STORAGE_VERSION,
             }
         )

@@ -299,3 +299,45 @@ def test_bi_tool_reads_through_sqlalchemy_while_a_run_writes(tmp_path):
     with engine.connect() as con:
         closing = con.execute(sa.text("select closing_mrr from marts.mrr_waterfall order by month")).scalars().all()
     assert [str(c) for c in closing] == CLOSING["v2"]
+
+
+def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(tmp_path):
+    """The next publication from the same warehouse copies the file in place and replaces only the rows of
+    the accounts the incremental marts restated; the file then holds exactly the warehouse's marts."""
+    from tests.support.story import build_metrics, payment
+    from transforms.event_schema import STREAMS
+    from transforms.ingestion import load_reference, load_stream
+    from transforms.pipeline import METRICS_MODELS, MRR_MODELS
+    from transforms.sql_models import run_model
+
+    landing = Landing(tmp_path / "landing")
+    # the data reaches March already, so the next delivery adds no month (a new month rebuilds in full)
+    landing.add(*VERSION_1, account("C", on="2025-01-04"), starts("C", seats=1, price=10, on="2025-01-07"),
+                payment("C", on="2025-03-01", amount="10.00"))
+    con = build_metrics(build(landing, tmp_path / "warehouse.duckdb"))
+    serving = tmp_path / "serving.duckdb"
+    assert publish_marts(con, serving, run_id="first").updated == ()
+
+    landing.add(*VERSION_2, payment("C", on="2025-03-02", amount="10.00"))
+    load_reference(con, landing.root)
+    for stream in STREAMS:
+        load_stream(con, landing.root, stream)
+    for model in MRR_MODELS + METRICS_MODELS:
+        run_model(con, model)
+    publication = publish_marts(con, serving, run_id="second")
+    assert publication.updated == ("account_mrr_monthly", "mrr_movements")
+    con.execute(f"attach '{serving}' as published (read_only)")
+    for table in publication.tables:
+        for one, other in (("marts", "published.marts"), ("published.marts", "marts")):
+            assert con.sql(f"select count(*) from (from {one}.{table} except all from {other}.{table})"
+                           ).fetchall() == [(0,)], table
+    assert con.sql("select closing_mrr::varchar from published.marts.mrr_waterfall order by month").fetchall() == [
+        ("104.00",), ("134.00",), ("90.00",)]
+    assert con.sql("select run_id from published.meta.publication").fetchall() == [("second",)]
+    con.execute("detach published")
+
+    # a rebuilt warehouse numbers its builds afresh: its publication copies everything again
+    con.close()
+    (tmp_path / "warehouse.duckdb").unlink()
+    con = build_metrics(build(landing, tmp_path / "warehouse.duckdb"))
+    assert publish_marts(con, serving, run_id="third").updated == ()
