@@ -325,11 +325,35 @@ def _stage_restate_keys(con, model: SqlModel, keyed: list[KeyedInput], previous:
     con.execute("create or replace temp table restate_keys as select distinct key_value from ("
                 + " union all ".join(f"({c})" for c in changed) + ") as changed(key_value) "
                 "where key_value is not null")
+    if model.restate_together:
+        unclosed = _restate_together(con, model, keyed)
+        if unclosed:
+            return unclosed
     keys = con.sql("select count(*) from restate_keys").fetchall()[0][0]
     total = con.sql(f"select approx_count_distinct({key}) from {model.qualified_name}").fetchall()[0][0]
     if keys and total >= RESTATE_SHARE_FROM and keys > RESTATE_SHARE * total:
         return f"{keys:,} of about {total:,} {key} values changed"
     return None
+
+
+def _restate_together(con, model: SqlModel, keyed: list[KeyedInput], rounds: int = 10) -> str | None:
+    """Add to restate_keys every key linked to one in it through a shared restate_together value in a keyed
+    input, until nothing more is linked. Returns why a full build is better when the links run on."""
+    key, together = model.unique_key, model.restate_together
+    linked = [item.relation for item in keyed if together in _columns(con, item.relation)]
+    for _ in range(rounds):
+        added = 0
+        for relation in linked:
+            added += con.execute(
+                f"""insert into restate_keys
+                    select distinct {key}::varchar from {relation}
+                    where {together} in (select {together} from {relation}
+                                         where {key}::varchar in (select key_value from restate_keys))
+                      and {key} is not null and {key}::varchar not in (select key_value from restate_keys)"""
+            ).fetchall()[0][0]
+        if not added:
+            return None
+    return f"keys linked through {together} still growing after {rounds} rounds"
 
 
 # ---------------------------------------------------------------------------------------- restating

@@ -45,6 +45,9 @@ class SqlModel:
     # An incremental model that leaves out rows not yet effective at the data's as-of instant names their
     # time column here: rows that came due since its last build are restated with it.
     restate_when_due: str | None = None
+    # Keys that share a value of this column in a keyed input are restated together (an account's row
+    # that reads its subscriptions' whole histories, when a subscription can move between accounts).
+    restate_together: str | None = None
     # Tables of retired models this one took over ("intermediate.account_mrr_bridge"): dropped when it is
     # built, so a warehouse made by an older version does not keep stale copies.
     replaces: tuple[str, ...] = ()
@@ -88,13 +91,15 @@ def load_model(name: str) -> SqlModel:
         raise ValueError(f"{path}: materialized must be table, view or incremental, not {materialized!r}")
     unique_key = str(doc.get("unique_key") or "").strip() or None
     restate_when_due = str(doc.get("restate_when_due") or "").strip() or None
-    for setting, value in (("unique_key", unique_key), ("restate_when_due", restate_when_due)):
+    restate_together = str(doc.get("restate_together") or "").strip() or None
+    for setting, value in (("unique_key", unique_key), ("restate_when_due", restate_when_due),
+                           ("restate_together", restate_together)):
         if value is not None and not re.fullmatch(r"[a-z_][a-z0-9_]*", value):
             raise ValueError(f"{path}: {setting} names one column, not {value!r}")
     if (materialized == "incremental") != (unique_key is not None):
         raise ValueError(f"{path}: an incremental model needs a unique_key, and only an incremental model has one")
-    if restate_when_due and materialized != "incremental":
-        raise ValueError(f"{path}: restate_when_due is for incremental models")
+    if (restate_when_due or restate_together) and materialized != "incremental":
+        raise ValueError(f"{path}: restate_when_due and restate_together are for incremental models")
     replaces = tuple(r.strip() for r in str(doc.get("replaces") or "").split(",") if r.strip())
     for retired in replaces:
         if not re.fullmatch(r"(staging|intermediate|marts)\.[a-z_][a-z0-9_]*", retired):
@@ -112,6 +117,7 @@ def load_model(name: str) -> SqlModel:
         materialized=materialized,
         unique_key=unique_key,
         restate_when_due=restate_when_due,
+        restate_together=restate_together,
         replaces=replaces,
     )
 
@@ -119,7 +125,8 @@ def load_model(name: str) -> SqlModel:
 def parse_model_header(text: str) -> dict:
     """The model header: `description:` (text on the following indented lines), `columns:`
     (indented `name: text` lines; deeper-indented lines continue the previous column) and, optionally,
-    `materialized: view|incremental`, `unique_key:` and `restate_when_due:` (incremental models), and
+    `materialized: view|incremental`, `unique_key:`, `restate_when_due:` and `restate_together:`
+    (incremental models), and
     `replaces: schema.table[, ...]` (retired models' relations to drop)."""
     doc: dict = {"description": "", "columns": {}}
     section, column = None, None
@@ -133,7 +140,7 @@ def parse_model_header(text: str) -> dict:
             section = key.strip()
             if section == "description" and rest.strip() not in ("", ">", "|"):
                 doc["description"] = rest.strip()
-            elif section in ("materialized", "replaces", "unique_key", "restate_when_due"):
+            elif section in ("materialized", "replaces", "unique_key", "restate_when_due", "restate_together"):
                 doc[section] = rest.strip()
             continue
         if section == "description":

@@ -2,6 +2,9 @@
 description: >
   The account dimension BI users slice by: one row per account with its current values as of the
   data's as-of instant (SPEC §6).
+materialized: incremental
+unique_key: account_id
+restate_together: subscription_id
 columns:
   account_id: The customer account.
   account_name: Name from the latest account_created event.
@@ -62,6 +65,8 @@ current_mrr as (
     where account_mrr.month = reporting_window.latest_month
 ),
 
+-- a subscription's trial month comes from all its events, whichever account they name (hence
+-- restate_together: accounts sharing a subscription are restated together)
 trial_starts as (
     select subscription_id, max(month_of(effective_at)) as trial_month
     from events

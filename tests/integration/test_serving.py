@@ -325,7 +325,7 @@ def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(t
     for model in MRR_MODELS + METRICS_MODELS:
         run_model(con, model)
     publication = publish_marts(con, serving, run_id="second")
-    assert publication.updated == ("account_mrr_monthly", "mrr_movements")
+    assert publication.updated == ("account_mrr_monthly", "accounts", "mrr_movements")
     con.execute(f"attach '{serving}' as published (read_only)")
     for table in publication.tables:
         for one, other in (("marts", "published.marts"), ("published.marts", "marts")):

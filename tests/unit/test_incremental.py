@@ -31,7 +31,7 @@ COMPARED = [name for name in MRR_MODELS + METRICS_MODELS if load_model(name).mat
 
 def test_the_large_account_and_subscription_models_are_incremental():
     assert INCREMENTAL == ["intermediate/subscription_periods", "marts/account_mrr_monthly", "marts/mrr_movements",
-                           "intermediate/collected_revenue_monthly"]
+                           "marts/accounts", "intermediate/collected_revenue_monthly"]
 
 
 def run_all(con) -> dict[str, str | None]:
@@ -81,6 +81,7 @@ def test_a_day_of_changes_is_restated_and_equals_a_full_rebuild(tmp_path):
         assert outcomes[name].startswith("restated"), (name, outcomes[name])
     assert "restated 3 subscription_id" in outcomes["intermediate/subscription_periods"]  # A, C (due), D
     assert "restated 4 account_id" in outcomes["marts/account_mrr_monthly"]  # A, C, D and E
+    assert "restated 4 account_id" in outcomes["marts/accounts"]  # not B: accounts read no payments
     assert con.sql("select count(*) from marts.account_mrr_monthly where account_id = 'C' and month = '2025-03-01'"
                    ).fetchall() == [(0,)]
     assert_same_as_full_rebuild(con, landing.root)
@@ -89,6 +90,25 @@ def test_a_day_of_changes_is_restated_and_equals_a_full_rebuild(tmp_path):
     load_new_files(con, landing.root)
     assert all(run_all(con)[name].startswith("unchanged") for name in INCREMENTAL)
     assert_same_as_full_rebuild(con, landing.root)
+
+
+def test_accounts_sharing_a_subscription_are_restated_together(tmp_path):
+    from tests.support.story import trial
+
+    landing = Landing(tmp_path)
+    # X's trial subscription S moves to Y: Y is trialing, by the trial_started event X's history holds
+    landing.add(account("X", "2025-03-01"), trial("X", "2025-03-01", sub="S"), account("Y", "2025-03-02"),
+                changes("Y", "2025-03-03", sub="S"), account("Z", "2025-03-01"))
+    con = build_metrics(build(landing))
+    assert con.sql("select account_id, status from marts.accounts order by 1").fetchall() == [
+        ("X", "never_paid"), ("Y", "trialing"), ("Z", "never_paid")]
+    # only Y has news: restating Y alone would lose the trial, which is in X's events
+    landing.add(account("Y", "2025-03-05", name="Y Holdings"))
+    load_new_files(con, landing.root)
+    assert run_all(con)["marts/accounts"].startswith("restated 2 account_id")  # Y, and X through S
+    assert_same_as_full_rebuild(con, landing.root)
+    assert con.sql("select account_name, status from marts.accounts where account_id = 'Y'").fetchall() == [
+        ("Y Holdings", "trialing")]
 
 
 def test_what_changes_for_every_account_rebuilds_in_full(tmp_path):
