@@ -192,6 +192,10 @@ def _inputs(con, model: SqlModel) -> tuple[list[KeyedInput], list[str], list[str
         return KeyedInput(relation, kind)
 
     keyed = [k for k in (classify(r) for r in model.upstream_tables) if k is not None]
+    names = [k.relation.split(".")[1] for k in keyed]
+    if len(set(names)) < len(names):
+        raise ValueError(f"{model.name}: two keyed inputs share a table name ({names}); a restatement reads each "
+                         "through a temporary view of that name")
     return keyed, sorted(set(global_inputs)), texts
 
 
