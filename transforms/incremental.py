@@ -23,6 +23,7 @@ what its last build left, or more than RESTATE_SHARE of its keys to restate.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -67,17 +68,15 @@ def ensure_state_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """create table if not exists pipeline.model_builds (
             model varchar, build_id bigint, kind varchar, reason varchar, keys_restated bigint,
-            rows_after bigint, fingerprint varchar, as_of timestamp, marks varchar, built_at timestamp
+            rows_after bigint, fingerprint varchar, as_of timestamp, marks varchar, built_at timestamp,
+            build_uuid varchar
         )"""
     )
+    con.execute("alter table pipeline.model_builds add column if not exists build_uuid varchar")
     con.execute(
         "create table if not exists pipeline.model_changes (model varchar, build_id bigint, key_column varchar, "
         "key_value varchar)"
     )
-    # Build numbers start again in a rebuilt warehouse: a copy of its tables names the warehouse too.
-    con.execute("create table if not exists pipeline.warehouse_identity (warehouse_id varchar)")
-    con.execute("insert into pipeline.warehouse_identity select uuid()::varchar "
-                "where not exists (select 1 from pipeline.warehouse_identity)")
     con.execute("comment on table pipeline.model_builds is 'Every build of an incremental model: full or "
                 "restated, why, and what its inputs held (bookkeeping: transforms/incremental.py).'")
     con.execute("comment on table pipeline.model_changes is 'Keys whose rows an incremental model changed, "
@@ -95,9 +94,16 @@ def build_incremental(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
         con.execute("rollback")
         raise
     finally:
-        con.execute("drop table if exists restate_keys")
-        con.execute("drop table if exists restated_before")
+        _drop_quietly(con, "table restate_keys", "table restated_before")
     return outcome
+
+
+def _drop_quietly(con, *relations: str) -> None:
+    """Drop temporary relations; after a failed statement the transaction is aborted and the drop fails
+    too, which must not hide the error that matters (DuckDB drops temp objects with the connection)."""
+    for relation in relations:
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"drop {relation.split()[0]} if exists {relation.split()[1]}")
 
 
 def _build(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
@@ -134,23 +140,32 @@ def _build(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
 # ------------------------------------------------------------------------------ for other consumers
 
 
-def latest_builds(con: duckdb.DuckDBPyConnection) -> dict[str, int | str]:
-    """Each incremental model's latest build (what a copy of its table, the serving file, is as of), and
-    under "warehouse" the warehouse's identity."""
+def latest_builds(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
+    """Each incremental model's latest build as [build_id, build_uuid]: what a copy of its table (the serving
+    file) is as of. The uuid tells this warehouse's build from a build of the same number in another copy of
+    it (a restored backup numbers its next builds as the copy did)."""
     ensure_state_tables(con)
-    builds = dict(con.sql("select model, max(build_id) from pipeline.model_builds group by model").fetchall())
-    return {"warehouse": con.sql("select warehouse_id from pipeline.warehouse_identity").fetchall()[0][0], **builds}
+    found = con.sql("select model, arg_max([build_id::varchar, build_uuid], build_id) from pipeline.model_builds "
+                    "group by model").fetchall()
+    return {model: [int(latest[0]), latest[1]] for model, latest in found if _is_incremental(model)}
 
 
-def changed_keys_since(con: duckdb.DuckDBPyConnection, name: str, build_id: int | None) -> str | None:
-    """SQL selecting the unique_key values whose rows of model `name` changed after its build `build_id`,
-    or None when that is unknown (no such build, or a full rebuild since: copy the whole table)."""
-    if build_id is None:
+def _is_incremental(name: str) -> bool:
+    return (SQL_DIR / f"{name}.sql").exists() and load_model(name).materialized == "incremental"
+
+
+def changed_keys_since(con: duckdb.DuckDBPyConnection, name: str, build: list | None) -> str | None:
+    """SQL selecting the unique_key values whose rows of model `name` changed after `build` ([build_id,
+    build_uuid], from latest_builds), or None when that is unknown (not an incremental model now, not a
+    build of this warehouse, or a full rebuild since): then copy the whole table."""
+    if not build or not _is_incremental(name):
         return None
     ensure_state_tables(con)
+    build_id, build_uuid = int(build[0]), str(build[1])
     known, fuller = con.execute(
-        "select count(*) filter (where build_id = ?), count(*) filter (where build_id > ? and kind = 'full') "
-        "from pipeline.model_builds where model = ?", [build_id, build_id, name]).fetchall()[0]
+        "select count(*) filter (where build_id = ? and build_uuid = ?), "
+        "count(*) filter (where build_id > ? and kind = 'full') from pipeline.model_builds where model = ?",
+        [build_id, build_uuid, build_id, name]).fetchall()[0]
     if not known or fuller:
         return None
     return (f"select key_value from pipeline.model_changes where model = '{name}' "
@@ -389,9 +404,7 @@ def _restate(con, model: SqlModel, keyed: list[KeyedInput], build_id: int) -> in
                 f"from restated_rows where {column} is not null", [model.name, build_id, column])
         return con.sql("select count(*) from restated_rows").fetchall()[0][0]
     finally:
-        con.execute("drop table if exists restated_rows")
-        for item in keyed:
-            con.execute(f"drop view if exists temp.main.{item.relation.split('.')[1]}")
+        _drop_quietly(con, "table restated_rows", *(f"view temp.main.{item.relation.split('.')[1]}" for item in keyed))
 
 
 def _record(con, model: SqlModel, build_id: int, kind: str, reason: str, keys: int | None, fingerprint: str,
@@ -400,7 +413,8 @@ def _record(con, model: SqlModel, build_id: int, kind: str, reason: str, keys: i
         f"select count(*), count(*) filter (where {model.unique_key} is null) from {model.qualified_name}"
     ).fetchall()[0]
     con.execute(
-        "insert into pipeline.model_builds values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into pipeline.model_builds (model, build_id, kind, reason, keys_restated, rows_after, fingerprint, "
+        "as_of, marks, built_at, build_uuid) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, uuid()::varchar)",
         [model.name, build_id, kind, reason, keys, rows,
          # rows without a key cannot be restated by key: the next build is a full one
          fingerprint if not keyless else None,

@@ -63,30 +63,42 @@ def publish_marts(
     `con` is a connection to the warehouse (the caller holds the writer role); nothing is published
     when the warehouse has no `marts` relation.
 
-    When the file in place is this warehouse's last publication, the new one starts as a copy of it and
-    an incremental mart (transforms/incremental.py) has only the rows of the keys it restated since
-    replaced; every other table is copied whole. The result is the same file a copy of everything would
-    give, at a fraction of the writing for the largest tables."""
+    When the file in place is a publication of this warehouse's latest builds, the new one starts as a copy
+    of it and an incremental mart (transforms/incremental.py) has only the rows of the keys it restated
+    since replaced; every other table is copied whole. The result is the file a copy of everything would
+    give, at a fraction of the writing for the largest tables; should bringing the copy up to date fail, a
+    copy of everything is made instead."""
     serving_path = Path(serving_path).resolve()
     serving_path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(serving_path)
     relations = _marts_relations(con)
     if not relations:
         raise PublishError("the warehouse has no marts tables yet: build the marts before publishing")
+    try:
+        return _publish(con, serving_path, relations, run_id, reuse=True)
+    except duckdb.Error:
+        # e.g. a serving file edited by hand: start again from an empty file
+        return _publish(con, serving_path, relations, run_id, reuse=False)
 
+
+def _publish(con, serving_path: Path, relations: list[tuple[str, str | None]], run_id: str | None, *,
+             reuse: bool) -> Publication:
     temporary = serving_path.with_name(f"{serving_path.name}.tmp-{os.getpid()}")
     _remove(temporary)
     published_at = datetime.now(UTC).replace(tzinfo=None)
     builds = latest_builds(con)
-    published_builds = _attach_next(con, serving_path, temporary, builds)
+    published_builds = _attach_next(con, serving_path, temporary) if reuse else _attach_empty(con, temporary)
     tables: dict[str, int] = {}
     updated: list[str] = []
     try:
+        present = {r[0] for r in con.sql(
+            f"select table_name from duckdb_tables() where database_name = '{_ALIAS}' and schema_name = "
+            f"'{PUBLISHED_SCHEMA}'").fetchall()}
         for table, comment in relations:
             source = f"{PUBLISHED_SCHEMA}.{_identifier(table)}"
             target = f"{_ALIAS}.{PUBLISHED_SCHEMA}.{_identifier(table)}"
             model = f"{PUBLISHED_SCHEMA}/{table}"
-            changed = changed_keys_since(con, model, published_builds.get(model)) if model in builds else None
+            changed = changed_keys_since(con, model, published_builds.get(model)) if table in present else None
             if changed is not None:
                 key = load_model(model).unique_key
                 con.execute(f"create or replace temp table published_keys as {changed}")
@@ -101,13 +113,10 @@ def publish_marts(
             for column, column_comment in _column_comments(con, table):
                 con.execute(f"comment on column {target}.{_identifier(column)} is {_quote(column_comment)}")
             tables[table] = con.sql(f"select count(*) from {target}").fetchall()[0][0]
-        for (gone,) in con.sql(
-            f"select table_name from duckdb_tables() where database_name = '{_ALIAS}' and schema_name = "
-            f"'{PUBLISHED_SCHEMA}' and table_name not in (select unnest(?::varchar[]))", params=[list(tables)]
-        ).fetchall():
+        for gone in sorted(present - set(tables)):
             con.execute(f"drop table {_ALIAS}.{PUBLISHED_SCHEMA}.{_identifier(gone)}")
-        _write_publication(con, published_at, run_id, tables, {m: b for m, b in builds.items()
-                                                               if m == "warehouse" or m.startswith("marts/")})
+        _write_publication(con, published_at, run_id, tables,
+                           {m: b for m, b in builds.items() if m.startswith(f"{PUBLISHED_SCHEMA}/")})
         # Everything in the main file before it moves: a WAL left beside the temporary name would be lost.
         con.execute(f"checkpoint {_ALIAS}")
     except BaseException:
@@ -124,9 +133,16 @@ def publish_marts(
     return Publication(serving_path, published_at, tables, serving_path.stat().st_size, tuple(updated))
 
 
-def _attach_next(con: duckdb.DuckDBPyConnection, serving_path: Path, temporary: Path, builds: dict) -> dict[str, int]:
-    """Attach the next publication as _ALIAS: a copy of the file in place when this warehouse published it
-    (returns the incremental marts' builds it holds), otherwise a new, empty file (returns {})."""
+def _attach_empty(con: duckdb.DuckDBPyConnection, temporary: Path) -> dict:
+    con.execute(f"attach {_quote(str(temporary))} as {_ALIAS} (storage_version '{SERVING_STORAGE_VERSION}')")
+    con.execute(f"create schema {_ALIAS}.{PUBLISHED_SCHEMA}")
+    return {}
+
+
+def _attach_next(con: duckdb.DuckDBPyConnection, serving_path: Path, temporary: Path) -> dict[str, list]:
+    """Attach the next publication as _ALIAS: a copy of the file in place when it is a complete publication
+    this pipeline wrote (returns the incremental marts' builds it holds; changed_keys_since checks they are
+    this warehouse's), otherwise a new, empty file (returns {})."""
     if serving_path.exists():
         try:
             shutil.copyfile(serving_path, temporary)
@@ -134,16 +150,21 @@ def _attach_next(con: duckdb.DuckDBPyConnection, serving_path: Path, temporary: 
             found = con.sql(f"select * from {_ALIAS}.{PUBLICATION_TABLE}")
             row = dict(zip(found.columns, found.fetchall()[0], strict=True))
             held = json.loads(row.get("incremental_builds") or "{}")
-            if row.get("storage_version") == SERVING_STORAGE_VERSION and held.get("warehouse") == builds["warehouse"]:
+            tables = [r[0] for r in con.sql(
+                f"select table_name from duckdb_tables() where database_name = '{_ALIAS}' and schema_name = "
+                f"'{PUBLISHED_SCHEMA}'").fetchall()]
+            rows = sum(con.sql(f"select count(*) from {_ALIAS}.{PUBLISHED_SCHEMA}.{_identifier(t)}").fetchall()[0][0]
+                       for t in tables)
+            # what the file says it holds must be what it holds (a table dropped or emptied by hand is not)
+            if (row.get("storage_version") == SERVING_STORAGE_VERSION and held and len(tables) == row["marts_tables"]
+                    and rows == row["marts_rows"]):
                 con.execute(f"drop schema {_ALIAS}.{PUBLICATION_TABLE.split('.')[0]} cascade")
-                return {m: int(b) for m, b in held.items() if m != "warehouse"}
-        except (duckdb.Error, OSError, ValueError, IndexError, KeyError):
+                return held
+        except (duckdb.Error, OSError, ValueError, IndexError, KeyError, TypeError):
             pass  # not a file this pipeline wrote, or an older one: publish everything anew
         _detach_quietly(con)
         _remove(temporary)
-    con.execute(f"attach {_quote(str(temporary))} as {_ALIAS} (storage_version '{SERVING_STORAGE_VERSION}')")
-    con.execute(f"create schema {_ALIAS}.{PUBLISHED_SCHEMA}")
-    return {}
+    return _attach_empty(con, temporary)
 
 
 def remove_stale_temporaries(serving_path: str | Path) -> list[Path]:

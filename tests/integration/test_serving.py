@@ -341,3 +341,55 @@ def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(t
     (tmp_path / "warehouse.duckdb").unlink()
     con = build_metrics(build(landing, tmp_path / "warehouse.duckdb"))
     assert publish_marts(con, serving, run_id="third").updated == ()
+
+
+def test_a_serving_file_that_is_not_what_this_warehouse_last_published_is_copied_whole(tmp_path):
+    """A warehouse restored from a backup numbers its next builds as the backup did; a serving table
+    dropped by hand; a model that is no longer incremental: each time the file ends up equal to the marts."""
+    from tests.support.story import build_metrics, payment
+    from transforms.event_schema import STREAMS
+    from transforms.incremental import changed_keys_since
+    from transforms.ingestion import load_reference, load_stream
+    from transforms.pipeline import METRICS_MODELS, MRR_MODELS
+    from transforms.sql_models import run_model
+
+    landing = Landing(tmp_path / "landing")
+    landing.add(*VERSION_1, payment("A", on="2025-01-20", amount="50.00"))
+    path, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    build_metrics(build(landing, path)).close()
+
+    def deliver_and_publish(*events):
+        landing.add(*events)
+        con = connect(path)
+        try:
+            load_reference(con, landing.root)
+            for stream in STREAMS:
+                load_stream(con, landing.root, stream)
+            for model in MRR_MODELS + METRICS_MODELS:
+                run_model(con, model)
+            publication = publish_marts(con, serving)
+            con.execute(f"attach '{serving}' as published (read_only)")
+            for table in publication.tables:
+                for one, other in (("marts", "published.marts"), ("published.marts", "marts")):
+                    assert con.sql(f"select count(*) from (from {one}.{table} except all from {other}.{table})"
+                                   ).fetchall() == [(0,)], table
+            return publication
+        finally:
+            con.close()
+
+    deliver_and_publish()
+    backup = (tmp_path / "backup.duckdb")
+    backup.write_bytes(path.read_bytes())
+    assert deliver_and_publish(changes("B", seats=3, on="2025-01-21")).updated  # B restated and published
+    path.write_bytes(backup.read_bytes())  # the warehouse goes back; its next build numbers repeat
+    assert deliver_and_publish(changes("A", seats=7, on="2025-01-22")).updated == ()
+
+    con = duckdb.connect(str(serving))
+    con.execute("drop table marts.mrr_movements")
+    con.close()
+    assert deliver_and_publish(changes("A", seats=9, on="2025-01-23")).updated == ()
+    assert deliver_and_publish(changes("A", seats=10, on="2025-01-24")).updated  # and the next one updates
+
+    con = connect(path)
+    assert changed_keys_since(con, "marts/mrr_waterfall", [1, "any"]) is None  # not an incremental model
+    con.close()

@@ -189,3 +189,26 @@ def test_generated_days_restated_one_by_one_equal_a_full_rebuild(generated_landi
         restated += sum(outcomes[name].startswith("restated") for name in INCREMENTAL)
         assert_same_as_full_rebuild(con, root)
     assert restated >= 8  # the days did change something: this compared restated tables, not untouched ones
+
+
+def test_a_failed_restatement_reports_its_own_error_and_changes_nothing(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from transforms import incremental
+
+    landing = Landing(tmp_path)
+    landing.add(account("A", "2025-01-02"), starts("A", "2025-01-05", seats=5, price="20"))
+    con = build_metrics(build(landing))
+    landing.add(changes("A", "2025-01-20", seats=6))
+    load_new_files(con, landing.root)
+    for name in ("staging/calendar", "staging/fx_rates_monthly", "intermediate/subscription_periods"):
+        run_model(con, name)
+    model = load_model("marts/account_mrr_monthly")
+    before = con.sql("select * from marts.account_mrr_monthly").fetchall()
+    # the same fingerprint, so the build restates, and a SELECT that fails on the restated rows
+    monkeypatch.setattr(incremental, "_fingerprint", lambda *_: con.sql(
+        "select fingerprint from pipeline.model_builds where model = 'marts/account_mrr_monthly'").fetchall()[0][0])
+    broken = replace(model, select_sql=f"select * from ({model.select_sql}) where error('boom: restated') is null")
+    with pytest.raises(Exception, match="boom: restated"):
+        incremental.build_incremental(con, broken)
+    assert con.sql("select * from marts.account_mrr_monthly").fetchall() == before
