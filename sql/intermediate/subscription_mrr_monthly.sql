@@ -2,10 +2,10 @@
 description: >
   One row per paying subscription and month: its annualized revenue in its own currency and in USD at
   the month's rate. The grain below account_mrr_monthly (which does the same arithmetic per account),
-  for plan mix (mrr_by_plan). A view: mrr_by_plan sums it away, so writing ten million
-  subscription-months to a table would cost more than expanding the periods again. It uses no session
-  macro, so any DuckDB client opening the warehouse can read it.
-materialized: view
+  for plan mix (mrr_by_plan). A table, restated per subscription: expanding every period over the
+  calendar again on each run cost more than restating the subscriptions a day changed.
+materialized: incremental
+unique_key: subscription_id
 columns:
   month: First day of the month.
   arr_local: Annualized recurring revenue in the subscription's currency.
@@ -44,7 +44,5 @@ select
     arr_local,
     usd_per_unit,
     arr_usd,
-    -- monthly_usd_from_annual(arr_usd) written out (sql/macros.sql): a stored view cannot rely on the
-    -- macros, which exist only on the pipeline's connections
-    (((floor(arr_usd * 100)::bigint + 6) // 12)::decimal(18, 0) * 0.01)::decimal(18, 2) as mrr
+    monthly_usd_from_annual(arr_usd) as mrr
 from converted
