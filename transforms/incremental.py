@@ -35,6 +35,7 @@ import duckdb
 from transforms.sql_models import (
     SQL_DIR,
     SqlModel,
+    all_model_names,
     comment_table,
     create_model_relation,
     drop_retired,
@@ -129,12 +130,14 @@ def _build(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
     # descriptions live in the header, outside the fingerprint: written on every build, as a full one does
     comment_table(con, model.qualified_name, model.description, model.column_descriptions)
     keys = con.sql("select count(*) from restate_keys").fetchall()[0][0]
-    changed_rows = _restate(con, model, keyed, build_id) if keys else 0
+    logged = _changes_are_read(model)
+    changed_rows = _restate(con, model, keyed, build_id, logged) if keys else 0
     _record(con, model, build_id, "restated", f"{keys:,} {model.unique_key} value(s) to restate", keys,
             fingerprint, as_of, marks)
     if not keys:
         return "unchanged: no input changed since the last build"
-    return f"restated {keys:,} {model.unique_key} value(s) whose inputs changed: {changed_rows:,} row(s) differ"
+    said = f"restated {keys:,} {model.unique_key} value(s) whose inputs changed"
+    return f"{said}: {changed_rows:,} row(s) differ" if logged else said
 
 
 # ------------------------------------------------------------------------------ for other consumers
@@ -378,9 +381,25 @@ def _restate_together(con, model: SqlModel, keyed: list[KeyedInput], rounds: int
 # ---------------------------------------------------------------------------------------- restating
 
 
-def _restate(con, model: SqlModel, keyed: list[KeyedInput], build_id: int) -> int:
+def _changes_are_read(model: SqlModel) -> bool:
+    """Whether anything reads the model's change log: an incremental model downstream of it (through views
+    too), or the serving file's update (marts). Finding the rows that differ is skipped when nothing does;
+    a model that starts reading it later starts with a full build of its own, after which the log is kept."""
+    def readers(relation: str) -> bool:
+        for name in all_model_names():
+            other = load_model(name)
+            if relation in other.upstream_tables and (
+                    other.materialized == "incremental" or (other.materialized == "view" and readers(other.qualified_name))):
+                return True
+        return False
+
+    return model.schema == "marts" or readers(model.qualified_name)
+
+
+def _restate(con, model: SqlModel, keyed: list[KeyedInput], build_id: int, logged: bool) -> int:
     """Replace the rows of the keys in restate_keys by the model's SELECT over its keyed inputs narrowed
-    to them; log the keys of the rows that differ. Returns how many rows differ (before and after)."""
+    to them; when `logged`, log the keys of the rows that differ and return how many rows differ (before
+    and after)."""
     key, table = model.unique_key, model.qualified_name
     in_keys = f"{key}::varchar in (select key_value from restate_keys)"
     sql = model.select_sql
@@ -390,6 +409,10 @@ def _restate(con, model: SqlModel, keyed: list[KeyedInput], build_id: int) -> in
         con.execute(f"create or replace temp view {name} as select * from {item.relation} where {in_keys}")
         sql = re.sub(rf"\b{re.escape(item.relation)}\b", f"temp.main.{name}", sql)
     try:
+        if not logged:
+            con.execute(f"delete from {table} where {in_keys}")
+            con.execute(f"insert into {table} select * from (\n{sql}\n)")
+            return 0
         con.execute(f"create or replace temp table restated_before as select * from {table} where {in_keys}")
         con.execute(f"delete from {table} where {in_keys}")
         con.execute(f"insert into {table} select * from (\n{sql}\n)")

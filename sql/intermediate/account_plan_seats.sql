@@ -3,6 +3,9 @@ description: >
   What an account pays for now, for pricing an upgrade (SPEC §5): the seats and MRR of its active
   subscriptions on its current plan (marts.accounts.plan_id), and since when it has been a customer
   (trial or paid). One row per account with an active subscription.
+materialized: incremental
+unique_key: account_id
+restate_when_due: effective_at
 columns:
   account_id: The customer account.
   plan_id: The account's current plan (its largest paying subscription's plan).

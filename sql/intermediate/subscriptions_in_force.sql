@@ -4,6 +4,8 @@ description: >
   subscription. subscription_periods leaves out events effective after as-of, so a subscription's latest
   period is the state in force. Its MRR is that of intermediate.subscription_mrr_monthly for the latest
   month, worked out for that month alone (0 when it pays nothing, e.g. a 100% discount).
+materialized: incremental
+unique_key: subscription_id
 columns:
   subscription_id: The subscription.
   account_id: The customer account.

@@ -26,10 +26,13 @@ failures as (
       and billing.occurred_at >= window_start.first_day::timestamp
 ),
 
+-- only a success after a failure resolves it, so successes before the window can never count: leaving
+-- them out lets DuckDB skip all but the latest row groups of the billing events
 successes as (
-    select invoice_id, subscription_id, occurred_at
-    from raw.billing_events
-    where event_type = 'payment_succeeded'
+    select billing.invoice_id, billing.subscription_id, billing.occurred_at
+    from raw.billing_events as billing, window_start
+    where billing.event_type = 'payment_succeeded'
+      and billing.occurred_at >= window_start.first_day::timestamp
 ),
 
 unresolved as (
