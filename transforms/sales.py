@@ -482,34 +482,46 @@ def _seats(mean: float) -> str:
     return f"{math.floor(mean * 10 + 0.5) / 10:.1f}"
 
 
-def _metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
-
-
-def _changes(metrics: list[dict] | None, word: str) -> list[str]:
-    parts = []
-    for item in sorted(metrics or [], key=lambda m: m["metric"]):
-        change = abs(item["ratio"] - 1)
-        parts.append(f"{_metric_label(item['metric'])} {word} {math.floor(change * 100 + 0.5)}% in 30 days")
-    return parts
+def _change_phrases(frame: pl.DataFrame, column: str, word: str) -> pl.Series:
+    """Each row's list of {metric, ratio} as its sentence part, 'API calls up 70% in 30 days; active seats
+    up 50% in 30 days' (sorted by metric; NULL for none). Worked out in Polars on the exploded lists:
+    handing lists of structs to Python row by row cost more than writing the sentences."""
+    metric = pl.col(column).struct.field("metric")
+    percent = ((pl.col(column).struct.field("ratio") - 1).abs() * 100 + 0.5).floor().cast(pl.Int64).cast(pl.String)
+    label = metric.replace_strict(METRIC_LABELS, default=metric.str.replace_all("_", " ", literal=True),
+                                  return_dtype=pl.String)
+    phrases = (
+        frame.select(pl.int_range(pl.len()).alias("row"), pl.col(column)).explode(column)
+        .filter(pl.col(column).is_not_null())
+        .select("row", metric.alias("metric"),
+                pl.concat_str([label, pl.lit(f" {word} "), percent, pl.lit("% in 30 days")]).alias("phrase"))
+        .sort("row", "metric")
+        .group_by("row", maintain_order=True).agg(pl.col("phrase").str.join("; "))
+    )
+    return (pl.DataFrame({"row": pl.int_range(frame.height, eager=True)})
+            .join(phrases, on="row", how="left", maintain_order="left")["phrase"])
 
 
 # What each sentence reads: only these columns are handed to Python, row by row (a list has one row per
 # account, so converting every column of every row would cost more than writing the sentences).
 UPSELL_SENTENCE_COLUMNS = (
     "has_seat_limit_near", "mean_active_seats", "seat_limit", "seat_utilisation", "plan_name",
-    "has_usage_limit_near", "api_utilisation", "api_calls_30d", "api_call_limit", "growing", "extra_seats",
+    "has_usage_limit_near", "api_utilisation", "api_calls_30d", "api_call_limit", "growing_text", "extra_seats",
     "next_plan_id", "recommended_plan_name", "recommended_plan_id", "expected_mrr_uplift",
 )
 CHURN_RISK_SENTENCE_COLUMNS = (
     "has_payment_failed", "unpaid_failed_payments", "unpaid_amount_usd", "last_failed_payment_at",
     "first_failed_payment_at", "has_cancellation_scheduled", "cancelling_share", "mrr_cancelling", "cancels_at",
-    "mrr", "dropping",
+    "mrr", "dropping_text",
 )
 
 
 def _sentences(frame: pl.DataFrame, sentence: Callable[[dict], str], columns: tuple[str, ...]) -> pl.Series:
-    return pl.Series([sentence(row) for row in frame.select(columns).iter_rows(named=True)], dtype=pl.String)
+    frame = frame.with_columns(growing_text=_change_phrases(frame, "growing", "up"),
+                               dropping_text=_change_phrases(frame, "dropping", "down"))
+    # money columns as their exact decimal text: cheaper to hand over than Python Decimals, and money() reads both
+    handed = [pl.col(c).cast(pl.String) if isinstance(frame.schema[c], pl.Decimal) else pl.col(c) for c in columns]
+    return pl.Series([sentence(row) for row in frame.select(handed).iter_rows(named=True)], dtype=pl.String)
 
 
 def upsell_sentence(row: dict) -> str:
@@ -521,7 +533,8 @@ def upsell_sentence(row: dict) -> str:
     if row["has_usage_limit_near"]:
         parts.append(f"API calls at {_percent_floor(row['api_utilisation'])}% of {row['plan_name']}'s monthly limit "
                      f"({_count(row['api_calls_30d'])} of {row['api_call_limit']:,} in 30 days)")
-    parts += _changes(row["growing"], "up")
+    if row["growing_text"]:
+        parts.append(row["growing_text"])
     if row["next_plan_id"] is None and row["extra_seats"]:
         offer = f"suggest {row['extra_seats']:,} more seats on {row['plan_name']}"
     elif row["next_plan_id"] is None:
@@ -547,7 +560,8 @@ def churn_risk_sentence(row: dict) -> str:
     if row["has_cancellation_scheduled"]:
         share = "all" if row["cancelling_share"] >= 1 else f"{money(row['mrr_cancelling'])} of"
         parts.append(f"cancellation scheduled for {row['cancels_at']:%Y-%m-%d} ({share} {money(row['mrr'])} MRR)")
-    parts += _changes(row["dropping"], "down")
+    if row["dropping_text"]:
+        parts.append(row["dropping_text"])
     text = "; ".join(parts)
     return text[0].upper() + text[1:]
 

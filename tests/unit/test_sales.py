@@ -388,7 +388,7 @@ def test_money_in_sentences():
 
 
 def test_sentence_for_a_top_tier_account_with_nothing_more_to_sell():
-    row = {"has_seat_limit_near": False, "has_usage_limit_near": False, "growing": [], "next_plan_id": None,
+    row = {"has_seat_limit_near": False, "has_usage_limit_near": False, "growing_text": None, "next_plan_id": None,
            "plan_name": "Enterprise", "extra_seats": None, "seat_limit": None, "recommended_plan_name": "Enterprise",
            "recommended_plan_id": "enterprise", "expected_mrr_uplift": Decimal("0.00")}
     assert sales.upsell_sentence(row) == "On Enterprise, the top tier, with no seat limit: talk about the growth, +$0 MRR"
