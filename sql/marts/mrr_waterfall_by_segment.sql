@@ -59,15 +59,15 @@ account_month_facts as (
     from marts.mrr_movements
 ),
 
-by_value as (
+-- One pass over the account-months adds them up per month and combination of values (a few thousand
+-- rows); the grouping sets then add those up per dimension. Sums of DECIMALs and counts add up exactly,
+-- and three passes over ten million rows cost more than one.
+combination_months as (
     select
         facts.month,
-        case
-            when grouping(account_values.segment) = 0 then 'segment'
-            when grouping(account_values.country) = 0 then 'country'
-            else 'currency'
-        end as dimension,
-        coalesce(account_values.segment, account_values.country, account_values.currency) as dimension_value,
+        account_values.segment,
+        account_values.country,
+        account_values.currency,
         sum(facts.mrr) as closing_mrr,
         count(facts.mrr) as closing_customers,
         sum(facts.fx_change_into_next_month) as fx_change_into_next_month,
@@ -81,11 +81,31 @@ by_value as (
         count(*) filter (where facts.movement = 'churn') as churned_customers
     from account_month_facts as facts
     join account_values using (account_id)
-    group by grouping sets (
-        (facts.month, account_values.segment),
-        (facts.month, account_values.country),
-        (facts.month, account_values.currency)
-    )
+    group by facts.month, account_values.segment, account_values.country, account_values.currency
+),
+
+by_value as (
+    select
+        month,
+        case
+            when grouping(segment) = 0 then 'segment'
+            when grouping(country) = 0 then 'country'
+            else 'currency'
+        end as dimension,
+        coalesce(segment, country, currency) as dimension_value,
+        sum(closing_mrr) as closing_mrr,
+        sum(closing_customers)::bigint as closing_customers,
+        sum(fx_change_into_next_month) as fx_change_into_next_month,
+        sum(new_mrr) as new_mrr,
+        sum(expansion_mrr) as expansion_mrr,
+        sum(reactivation_mrr) as reactivation_mrr,
+        sum(contraction_mrr) as contraction_mrr,
+        sum(churned_mrr) as churned_mrr,
+        sum(new_customers)::bigint as new_customers,
+        sum(reactivated_customers)::bigint as reactivated_customers,
+        sum(churned_customers)::bigint as churned_customers
+    from combination_months
+    group by grouping sets ((month, segment), (month, country), (month, currency))
 ),
 
 value_months as (
