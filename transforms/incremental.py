@@ -130,14 +130,14 @@ def _build(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
     # descriptions live in the header, outside the fingerprint: written on every build, as a full one does
     comment_table(con, model.qualified_name, model.description, model.column_descriptions)
     keys = con.sql("select count(*) from restate_keys").fetchall()[0][0]
-    logged = _changes_are_read(model)
-    changed_rows = _restate(con, model, keyed, build_id, logged) if keys else 0
+    log = _change_log(model)
+    changed_rows = _restate(con, model, keyed, build_id, log) if keys else 0
     _record(con, model, build_id, "restated", f"{keys:,} {model.unique_key} value(s) to restate", keys,
             fingerprint, as_of, marks)
     if not keys:
         return "unchanged: no input changed since the last build"
     said = f"restated {keys:,} {model.unique_key} value(s) whose inputs changed"
-    return f"{said}: {changed_rows:,} row(s) differ" if logged else said
+    return f"{said}: {changed_rows:,} row(s) differ" if log == "rows" else said
 
 
 # ------------------------------------------------------------------------------ for other consumers
@@ -381,25 +381,39 @@ def _restate_together(con, model: SqlModel, keyed: list[KeyedInput], rounds: int
 # ---------------------------------------------------------------------------------------- restating
 
 
-def _changes_are_read(model: SqlModel) -> bool:
-    """Whether anything reads the model's change log: an incremental model downstream of it (through views
-    too), or the serving file's update (marts). Finding the rows that differ is skipped when nothing does;
-    a model that starts reading it later starts with a full build of its own, after which the log is kept."""
-    def readers(relation: str) -> bool:
+def _change_log(model: SqlModel) -> str:
+    """What the model's change log must hold for its readers: incremental models downstream (through views
+    too) and, for a mart, the serving file's update (which restates by the mart's unique_key).
+
+    "none": nothing reads it, so nothing is logged. "keys": every reader restates by this model's own
+    unique_key, so the keys restated are logged as they are (a few unchanged ones included: cheap and
+    safe). "rows": some reader restates by another column (an account's subscriptions, say), so the rows
+    that differ before and after are found and the values of every logged column among them are kept. A
+    model that starts reading a log later starts with a full build of its own, after which it is kept."""
+    reader_keys: set[str] = set()
+
+    def collect(relation: str) -> None:
         for name in all_model_names():
             other = load_model(name)
-            if relation in other.upstream_tables and (
-                    other.materialized == "incremental" or (other.materialized == "view" and readers(other.qualified_name))):
-                return True
-        return False
+            if relation not in other.upstream_tables:
+                continue
+            if other.materialized == "incremental":
+                reader_keys.add(other.unique_key or "")
+            elif other.materialized == "view":
+                collect(other.qualified_name)
 
-    return model.schema == "marts" or readers(model.qualified_name)
+    collect(model.qualified_name)
+    if model.schema == "marts":
+        reader_keys.add(model.unique_key or "")
+    if not reader_keys:
+        return "none"
+    return "keys" if reader_keys == {model.unique_key} else "rows"
 
 
-def _restate(con, model: SqlModel, keyed: list[KeyedInput], build_id: int, logged: bool) -> int:
+def _restate(con, model: SqlModel, keyed: list[KeyedInput], build_id: int, log: str) -> int:
     """Replace the rows of the keys in restate_keys by the model's SELECT over its keyed inputs narrowed
-    to them; when `logged`, log the keys of the rows that differ and return how many rows differ (before
-    and after)."""
+    to them and log what changed as `log` says (_change_log); with "rows", returns how many rows differ
+    (before and after)."""
     key, table = model.unique_key, model.qualified_name
     in_keys = f"{key}::varchar in (select key_value from restate_keys)"
     sql = model.select_sql
@@ -409,9 +423,12 @@ def _restate(con, model: SqlModel, keyed: list[KeyedInput], build_id: int, logge
         con.execute(f"create or replace temp view {name} as select * from {item.relation} where {in_keys}")
         sql = re.sub(rf"\b{re.escape(item.relation)}\b", f"temp.main.{name}", sql)
     try:
-        if not logged:
+        if log != "rows":
             con.execute(f"delete from {table} where {in_keys}")
             con.execute(f"insert into {table} select * from (\n{sql}\n)")
+            if log == "keys":
+                con.execute("insert into pipeline.model_changes select ?, ?, ?, key_value from restate_keys",
+                            [model.name, build_id, key])
             return 0
         con.execute(f"create or replace temp table restated_before as select * from {table} where {in_keys}")
         con.execute(f"delete from {table} where {in_keys}")

@@ -62,4 +62,5 @@ select
     avg(quantity) filter (where not in_current_window) as previous_daily_mean
 from windowed, windows
 group by windowed.account_id, windowed.metric
-order by windowed.account_id, windowed.metric
+-- no ORDER BY: only the sales lists read this table, and they sort what they need; sorting 1.3M rows
+-- cost a quarter of a second of every run at a million accounts
