@@ -315,6 +315,9 @@ def _why_full(con, model: SqlModel, keyed: list[KeyedInput], previous: dict | No
                 [leaf.relation.replace(".", "/"), mark if mark is not None else -1]).fetchall()[0][0]
             if mark is None or fuller:
                 return f"{leaf.relation} was rebuilt in full since"
+            upstream = load_model(leaf.relation.replace(".", "/"))
+            if model.unique_key != upstream.unique_key and model.unique_key not in LOGGED_KEYS:
+                return f"{leaf.relation} logs its changes by {upstream.unique_key}, not by {model.unique_key}"
     return None
 
 

@@ -27,15 +27,11 @@ order by waterfall.month
 """
 
 NEVER_STARTED = """
-with started as (
-    select distinct subscription_id from raw.subscription_events
-    where event_type in ('trial_started', 'subscription_started')
-)
 select subscription_id, count(*) as events, min(occurred_at) as first_event_at
 from raw.subscription_events
 where subscription_id is not null
-  and subscription_id not in (select subscription_id from started)
 group by subscription_id
+having not bool_or(event_type in ('trial_started', 'subscription_started'))
 order by subscription_id
 """
 
