@@ -261,3 +261,16 @@ def test_half_cent_rounds_up_once_per_account(tmp_path):
     con = build(landing)
     # 0.06 + 0.06 + 1000 = 1000.12 / 12 = 83.343333 -> 83.34
     assert mrr_by_account(con, JAN) == {"R": D("83.34")}
+
+
+def test_subscriptions_waiting_for_their_start_are_listed(tmp_path):
+    from transforms.reconciliation import never_started_subscriptions
+
+    landing = Landing(tmp_path)
+    # W's change and cancellation arrived, its start has not; S started and changed
+    landing.add(account("A", "2025-01-02"), starts("A", "2025-01-05", sub="S"), changes("A", "2025-01-20", sub="S"),
+                changes("A", "2025-01-10", sub="W", seats=3), cancels("A", "2025-01-25", sub="W"))
+    con = build(landing)
+    waiting = never_started_subscriptions(con)
+    assert [(w["subscription_id"], w["events"], str(w["first_event_at"])) for w in waiting] == [
+        ("W", 2, "2025-01-10 12:00:00")]
