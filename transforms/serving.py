@@ -94,11 +94,20 @@ def _publish(con, serving_path: Path, relations: list[tuple[str, str | None]], r
         present = {r[0] for r in con.sql(
             f"select table_name from duckdb_tables() where database_name = '{_ALIAS}' and schema_name = "
             f"'{PUBLISHED_SCHEMA}'").fetchall()}
+        changes = {table: changed_keys_since(con, f"{PUBLISHED_SCHEMA}/{table}", published_builds.get(
+            f"{PUBLISHED_SCHEMA}/{table}")) if table in present else None for table, _ in relations}
+        if present and all(c is None for c in changes.values()):
+            # nothing to update in place (a month's first run rebuilds the marts in full): a new file, which
+            # also leaves behind the free space a copy accumulates
+            _detach_quietly(con)
+            _remove(temporary)
+            _attach_empty(con, temporary)
+            present = set()
         for table, comment in relations:
             source = f"{PUBLISHED_SCHEMA}.{_identifier(table)}"
             target = f"{_ALIAS}.{PUBLISHED_SCHEMA}.{_identifier(table)}"
             model = f"{PUBLISHED_SCHEMA}/{table}"
-            changed = changed_keys_since(con, model, published_builds.get(model)) if table in present else None
+            changed = changes[table]
             if changed is not None:
                 key = load_model(model).unique_key
                 con.execute(f"create or replace temp table published_keys as {changed}")

@@ -389,6 +389,13 @@ def test_a_serving_file_that_is_not_what_this_warehouse_last_published_is_copied
     con.close()
     assert deliver_and_publish(changes("A", seats=9, on="2025-01-23")).updated == ()
     assert deliver_and_publish(changes("A", seats=10, on="2025-01-24")).updated  # and the next one updates
+    assert deliver_and_publish(changes("A", seats=11, on="2025-01-25")).updated
+    # a new month rebuilds every mart: a new file, not a copy carrying the free space updates left behind
+    assert deliver_and_publish(changes("A", seats=12, on="2025-02-03")).updated == ()
+    con = connect(path)
+    fresh = publish_marts(con, tmp_path / "fresh.duckdb")
+    con.close()
+    assert serving.stat().st_size == fresh.file_bytes
 
     con = connect(path)
     assert changed_keys_since(con, "marts/mrr_waterfall", [1, "any"]) is None  # not an incremental model
