@@ -440,7 +440,8 @@ def _restate(con, model: SqlModel, keyed: list[KeyedInput], build_id: int, log: 
                         union all
                         (select * from {table} where {in_keys} except all select * from restated_before)"""
         con.execute(f"create or replace temp table restated_rows as {differing}")
-        logged = [c for c in LOGGED_KEYS if c in _columns(con, table)]
+        # its own key too: a reader may restate by it while another reader makes this log "rows"
+        logged = [c for c in dict.fromkeys([key, *LOGGED_KEYS]) if c in _columns(con, table)]
         for column in logged:
             con.execute(
                 f"insert into pipeline.model_changes select distinct ?, ?, ?, {column}::varchar "
