@@ -7,8 +7,9 @@ SELECT over all history: nothing in it knows about increments.
 
 What a model reads falls in two kinds:
 - keyed inputs have the unique_key column: raw tables (new rows are those ingested after the model's last
-  build), views over them, and other incremental models (the keys whose rows they changed since, from
-  `pipeline.model_changes`);
+  build), views over them, and other incremental models (the keys they restated since, from
+  `pipeline.model_changes`); keys that share a value of `restate_together` (a subscription moving
+  between accounts) are restated together;
 - global inputs do not (the calendar, FX rates, plans): their content, the model's SQL, the SQL of the
   views it reads and the shared macros make a fingerprint. The calendar's as-of instant is left out of it:
   it moves with every delivery. A model that reads it declares `restate_when_due: <time column>`, and the
