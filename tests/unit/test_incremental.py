@@ -220,3 +220,16 @@ def test_a_failed_restatement_reports_its_own_error_and_changes_nothing(tmp_path
     with pytest.raises(Exception, match="boom: restated"):
         incremental.build_incremental(con, broken)
     assert con.sql("select * from marts.account_mrr_monthly").fetchall() == before
+
+
+def test_emptying_the_build_log_forces_full_builds(tmp_path):
+    """docs/operations.md: `delete from pipeline.model_builds` makes every incremental model's next build a
+    full one (the way to rebuild the models without reloading the landing folder)."""
+    landing = Landing(tmp_path)
+    landing.add(account("A", "2025-01-02"), starts("A", "2025-01-05", seats=5, price="20"))
+    con = build_metrics(build(landing))
+    run_all(con)
+    con.execute("delete from pipeline.model_builds")
+    outcomes = run_all(con)
+    assert all(outcomes[name].startswith("rebuilt in full (first build)") for name in INCREMENTAL), outcomes
+    assert_same_as_full_rebuild(con, landing.root)
