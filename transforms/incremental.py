@@ -186,8 +186,13 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
         "and table_name = ? order by column_index", [schema, table]).fetchall()]
 
 
+def _model_name(relation: str) -> str:
+    """"intermediate.subscription_periods" -> "intermediate/subscription_periods" (a model's name)."""
+    return relation.replace(".", "/")
+
+
 def _model_of(relation: str) -> SqlModel | None:
-    name = relation.replace(".", "/")
+    name = _model_name(relation)
     return load_model(name) if (SQL_DIR / f"{name}.sql").exists() else None
 
 
@@ -253,7 +258,7 @@ def _current_marks(con, keyed: list[KeyedInput]) -> dict:
         elif leaf.kind == "incremental":
             marks[leaf.relation] = con.execute(
                 "select max(build_id) from pipeline.model_builds where model = ?",
-                [leaf.relation.replace(".", "/")]).fetchall()[0][0]
+                [_model_name(leaf.relation)]).fetchall()[0][0]
     return marks
 
 
@@ -313,10 +318,10 @@ def _why_full(con, model: SqlModel, keyed: list[KeyedInput], previous: dict | No
         else:
             fuller = con.execute(
                 "select count(*) from pipeline.model_builds where model = ? and kind = 'full' and build_id > ?",
-                [leaf.relation.replace(".", "/"), mark if mark is not None else -1]).fetchall()[0][0]
+                [_model_name(leaf.relation), mark if mark is not None else -1]).fetchall()[0][0]
             if mark is None or fuller:
                 return f"{leaf.relation} was rebuilt in full since"
-            upstream = load_model(leaf.relation.replace(".", "/"))
+            upstream = load_model(_model_name(leaf.relation))
             if model.unique_key != upstream.unique_key and model.unique_key not in LOGGED_KEYS:
                 return f"{leaf.relation} logs its changes by {upstream.unique_key}, not by {model.unique_key}"
     return None
@@ -338,7 +343,7 @@ def _stage_restate_keys(con, model: SqlModel, keyed: list[KeyedInput], previous:
                                f"'{mark[0]}'::timestamp")
         else:
             changed.append(
-                f"select key_value from pipeline.model_changes where model = '{leaf.relation.replace('.', '/')}' "
+                f"select key_value from pipeline.model_changes where model = '{_model_name(leaf.relation)}' "
                 f"and key_column = '{key}' and build_id > {int(mark)}")
     if model.restate_when_due:
         # rows not yet effective at the last build's as-of instant that are now

@@ -91,9 +91,7 @@ def _publish(con, serving_path: Path, relations: list[tuple[str, str | None]], r
     tables: dict[str, int] = {}
     updated: list[str] = []
     try:
-        present = {r[0] for r in con.sql(
-            f"select table_name from duckdb_tables() where database_name = '{_ALIAS}' and schema_name = "
-            f"'{PUBLISHED_SCHEMA}'").fetchall()}
+        present = set(_next_tables(con))
         changes = {table: changed_keys_since(con, f"{PUBLISHED_SCHEMA}/{table}", published_builds.get(
             f"{PUBLISHED_SCHEMA}/{table}")) if table in present else None for table, _ in relations}
         if present and all(c is None for c in changes.values()):
@@ -142,6 +140,13 @@ def _publish(con, serving_path: Path, relations: list[tuple[str, str | None]], r
     return Publication(serving_path, published_at, tables, serving_path.stat().st_size, tuple(updated))
 
 
+def _next_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The marts tables the attached next publication holds (those of the copied file, or none)."""
+    return [r[0] for r in con.sql(
+        f"select table_name from duckdb_tables() where database_name = '{_ALIAS}' and schema_name = "
+        f"'{PUBLISHED_SCHEMA}'").fetchall()]
+
+
 def _attach_empty(con: duckdb.DuckDBPyConnection, temporary: Path) -> dict:
     con.execute(f"attach {_quote(str(temporary))} as {_ALIAS} (storage_version '{SERVING_STORAGE_VERSION}')")
     con.execute(f"create schema {_ALIAS}.{PUBLISHED_SCHEMA}")
@@ -159,9 +164,7 @@ def _attach_next(con: duckdb.DuckDBPyConnection, serving_path: Path, temporary: 
             found = con.sql(f"select * from {_ALIAS}.{PUBLICATION_TABLE}")
             row = dict(zip(found.columns, found.fetchall()[0], strict=True))
             held = json.loads(row.get("incremental_builds") or "{}")
-            tables = [r[0] for r in con.sql(
-                f"select table_name from duckdb_tables() where database_name = '{_ALIAS}' and schema_name = "
-                f"'{PUBLISHED_SCHEMA}'").fetchall()]
+            tables = _next_tables(con)
             rows = sum(con.sql(f"select count(*) from {_ALIAS}.{PUBLISHED_SCHEMA}.{_identifier(t)}").fetchall()[0][0]
                        for t in tables)
             # what the file says it holds must be what it holds (a table dropped or emptied by hand is not)

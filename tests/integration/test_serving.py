@@ -304,9 +304,7 @@ def test_bi_tool_reads_through_sqlalchemy_while_a_run_writes(tmp_path):
 def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(tmp_path):
     """The next publication from the same warehouse copies the file in place and replaces only the rows of
     the accounts the incremental marts restated; the file then holds exactly the warehouse's marts."""
-    from tests.support.story import build_metrics, payment
-    from transforms.event_schema import STREAMS
-    from transforms.ingestion import load_reference, load_stream
+    from tests.support.story import build_metrics, load_new_files, payment
     from transforms.pipeline import METRICS_MODELS, MRR_MODELS
     from transforms.sql_models import run_model
 
@@ -319,9 +317,7 @@ def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(t
     assert publish_marts(con, serving, run_id="first").updated == ()
 
     landing.add(*VERSION_2, payment("C", on="2025-03-02", amount="10.00"))
-    load_reference(con, landing.root)
-    for stream in STREAMS:
-        load_stream(con, landing.root, stream)
+    load_new_files(con, landing.root)
     for model in MRR_MODELS + METRICS_MODELS:
         run_model(con, model)
     publication = publish_marts(con, serving, run_id="second")
@@ -346,10 +342,8 @@ def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(t
 def test_a_serving_file_that_is_not_what_this_warehouse_last_published_is_copied_whole(tmp_path):
     """A warehouse restored from a backup numbers its next builds as the backup did; a serving table
     dropped by hand; a model that is no longer incremental: each time the file ends up equal to the marts."""
-    from tests.support.story import build_metrics, payment
-    from transforms.event_schema import STREAMS
+    from tests.support.story import build_metrics, load_new_files, payment
     from transforms.incremental import changed_keys_since
-    from transforms.ingestion import load_reference, load_stream
     from transforms.pipeline import METRICS_MODELS, MRR_MODELS
     from transforms.sql_models import run_model
 
@@ -362,9 +356,7 @@ def test_a_serving_file_that_is_not_what_this_warehouse_last_published_is_copied
         landing.add(*events)
         con = connect(path)
         try:
-            load_reference(con, landing.root)
-            for stream in STREAMS:
-                load_stream(con, landing.root, stream)
+            load_new_files(con, landing.root)
             for model in MRR_MODELS + METRICS_MODELS:
                 run_model(con, model)
             publication = publish_marts(con, serving)

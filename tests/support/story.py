@@ -146,12 +146,18 @@ def build(landing: Landing | Path, warehouse: Path | str = ":memory:", con=None)
     root = landing.root if isinstance(landing, Landing) else Path(landing)
     con = con or connect(warehouse)
     ensure_raw_tables(con)
-    load_reference(con, root)
-    for stream in STREAMS:
-        load_stream(con, root, stream)
+    load_new_files(con, root)
     for model in MRR_MODELS:
         run_model(con, model)
     return con
+
+
+def load_new_files(con, root: Path) -> None:
+    """Load what is new in the landing folder (both reference files, then each stream's new files), as a
+    run's ingestion does."""
+    load_reference(con, root)
+    for stream in STREAMS:
+        load_stream(con, root, stream)
 
 
 def rows(con, sql: str) -> list[dict]:
