@@ -134,6 +134,30 @@ def test_windows_end_on_the_latest_data_day(morning):
     assert (a["api_calls"]["current_total"], a["api_calls"]["previous_total"]) == (51000.0, 30000.0)
 
 
+def test_window_days_and_means_count_days_not_events(tmp_path):
+    # W's API calls: two events on the previous window's first day (3 + 5 = one day of 8), one the day
+    # before it (outside both windows), 2 on its last day; 10 at 00:00 and 20 at 23:59 on the current
+    # window's first day (one day of 30), 30 on the latest data day.
+    landing = Landing(tmp_path)
+    landing.add(
+        *customer("W", "growth", 10, 20),
+        usage("W", "2025-05-01T12:00:00Z", "api_calls", 100),
+        usage("W", "2025-05-02T00:00:00Z", "api_calls", 3), usage("W", "2025-05-02T23:59:59Z", "api_calls", 5),
+        usage("W", "2025-05-31T12:00:00Z", "api_calls", 2),
+        usage("W", "2025-06-01T00:00:00Z", "api_calls", 10), usage("W", "2025-06-01T23:59:59Z", "api_calls", 20),
+        usage("W", "2025-06-30T12:00:00Z", "api_calls", 30),
+    )
+    con = build(landing)
+    run_model(con, "intermediate/account_usage_windows")
+    (w,) = rows(con, "select * from intermediate.account_usage_windows where account_id = 'W'")
+    assert (w["previous_window_start"], w["current_window_start"], w["latest_data_day"]) == (
+        FIRST_DAY, CURRENT_START, LATEST)
+    # previous: days May 2 (8) and May 31 (2) -> total 10 over 2 days, a mean of 5 a day (not 10 / 3 events)
+    assert (w["previous_total"], w["previous_days_reported"], w["previous_daily_mean"]) == (10.0, 2, 5.0)
+    # current: June 1 (30) and June 30 (30) -> 60 over 2 days, 30 a day
+    assert (w["current_total"], w["current_days_reported"], w["current_daily_mean"]) == (60.0, 2, 30.0)
+
+
 def test_near_seat_limit_is_an_upsell_to_the_next_plan(morning):
     _, lists = morning
     a = by_account(lists.upsell)["A"]
