@@ -12,8 +12,6 @@ Polars, and writes the two marts and the CRM export. No Dagster here; docs/sales
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -419,7 +417,7 @@ def follow_up_lists(inputs: SalesInputs) -> SalesLists:
             **{k: pl.lit(v) for k, v in context.items()},
         )
     )
-    upsell = upsell.with_columns(summary=_sentences(upsell, upsell_sentence, UPSELL_SENTENCE_COLUMNS))
+    upsell = upsell.with_columns(summary=upsell_sentences(upsell))
     churn_risk = (
         signals.filter(at_risk)
         .sort(["churn_risk_score", "mrr", "account_id"], descending=[True, True, False])
@@ -432,9 +430,7 @@ def follow_up_lists(inputs: SalesInputs) -> SalesLists:
             **{k: pl.lit(v) for k, v in context.items()},
         )
     )
-    churn_risk = churn_risk.with_columns(
-        summary=_sentences(churn_risk, churn_risk_sentence, CHURN_RISK_SENTENCE_COLUMNS)
-    )
+    churn_risk = churn_risk.with_columns(summary=churn_risk_sentences(churn_risk))
     return SalesLists(
         upsell=_conform(upsell, UPSELL_COLUMNS),
         churn_risk=_conform(churn_risk, CHURN_RISK_COLUMNS),
@@ -459,33 +455,54 @@ def _conform(frame: pl.DataFrame, columns: list[Column]) -> pl.DataFrame:
 # -------------------------------------------------------------------------------------------- sentences
 
 
-def money(amount) -> str:
-    """$1,234 for whole dollars, $1,234.50 otherwise."""
-    amount = Decimal(str(amount))
-    return f"${amount:,.0f}" if amount == amount.to_integral_value() else f"${amount:,.2f}"
+def _thousands(digits: pl.Expr) -> pl.Expr:
+    """'1234567' -> '1,234,567': the digits of a whole number grouped by three, as f"{n:,}" writes them."""
+    return digits.str.reverse().str.extract_all(r"\d{1,3}").list.join(",").str.reverse()
 
 
-def _percent_floor(fraction: float) -> int:
+def _whole(number: pl.Expr) -> pl.Expr:
+    """A whole number (or a count held as a float) as text with thousands separators; the sign kept."""
+    text = number.cast(pl.Int64).cast(pl.String)
+    return pl.when(text.str.starts_with("-")).then(pl.lit("-")).otherwise(pl.lit("")) + _thousands(
+        text.str.strip_prefix("-"))
+
+
+def money(amount: pl.Expr) -> pl.Expr:
+    """$1,234 for whole dollars, $1,234.50 otherwise (an amount in cents: MONEY's two decimals)."""
+    text = amount.cast(MONEY).cast(pl.String)
+    sign = pl.when(text.str.starts_with("-")).then(pl.lit("-")).otherwise(pl.lit(""))
+    parts = text.str.strip_prefix("-").str.split_exact(".", 1)
+    dollars, cents = parts.struct.field("field_0"), parts.struct.field("field_1")
+    whole = pl.lit("$") + sign + _thousands(dollars)
+    return pl.when(cents == "00").then(whole).otherwise(whole + pl.lit(".") + cents)
+
+
+def _percent_floor(fraction: pl.Expr) -> pl.Expr:
     # Floor, so a figure is never shown above what it is (79.99% never reads 80%); the epsilon absorbs
     # binary noise such as 0.29 * 100 = 28.999999999999996.
-    return math.floor(fraction * 100 + 1e-9)
+    return (fraction * 100 + 1e-9).floor().cast(pl.Int64).cast(pl.String)
 
 
-def _count(value: float) -> str:
-    return f"{math.floor(value + 0.5):,}"
+def _count(value: pl.Expr) -> pl.Expr:
+    return _whole((value + 0.5).floor())
 
 
-def _seats(mean: float) -> str:
+def _seats(mean: pl.Expr) -> pl.Expr:
     """A mean seat count as people read it: 46, 1,062, but 4.6 (not "5 of 5 seats (92%)") below 100."""
-    if mean >= 100 or abs(mean - round(mean)) < 0.05:
-        return _count(mean)
-    return f"{math.floor(mean * 10 + 0.5) / 10:.1f}"
+    tenths = (mean * 10 + 0.5).floor().cast(pl.Int64)
+    return (
+        pl.when((mean >= 100) | ((mean - mean.round(0)).abs() < 0.05)).then(_count(mean))
+        .otherwise((tenths // 10).cast(pl.String) + pl.lit(".") + (tenths % 10).cast(pl.String))
+    )
+
+
+def _day(timestamp: pl.Expr) -> pl.Expr:
+    return timestamp.dt.strftime("%Y-%m-%d")
 
 
 def _change_phrases(frame: pl.DataFrame, column: str, word: str) -> pl.Series:
     """Each row's list of {metric, ratio} as its sentence part, 'API calls up 70% in 30 days; active seats
-    up 50% in 30 days' (sorted by metric; NULL for none). Worked out in Polars on the exploded lists:
-    handing lists of structs to Python row by row cost more than writing the sentences."""
+    up 50% in 30 days' (sorted by metric; NULL for none), worked out on the exploded lists."""
     metric = pl.col(column).struct.field("metric")
     percent = ((pl.col(column).struct.field("ratio") - 1).abs() * 100 + 0.5).floor().cast(pl.Int64).cast(pl.String)
     label = metric.replace_strict(METRIC_LABELS, default=metric.str.replace_all("_", " ", literal=True),
@@ -502,68 +519,72 @@ def _change_phrases(frame: pl.DataFrame, column: str, word: str) -> pl.Series:
             .join(phrases, on="row", how="left", maintain_order="left")["phrase"])
 
 
-# What each sentence reads: only these columns are handed to Python, row by row (a list has one row per
-# account, so converting every column of every row would cost more than writing the sentences).
-UPSELL_SENTENCE_COLUMNS = (
-    "has_seat_limit_near", "mean_active_seats", "seat_limit", "seat_utilisation", "plan_name",
-    "has_usage_limit_near", "api_utilisation", "api_calls_30d", "api_call_limit", "growing_text", "extra_seats",
-    "next_plan_id", "recommended_plan_name", "recommended_plan_id", "expected_mrr_uplift",
-)
-CHURN_RISK_SENTENCE_COLUMNS = (
-    "has_payment_failed", "unpaid_failed_payments", "unpaid_amount_usd", "last_failed_payment_at",
-    "first_failed_payment_at", "has_cancellation_scheduled", "cancelling_share", "mrr_cancelling", "cancels_at",
-    "mrr", "dropping_text",
-)
+def _sentence(parts: list[pl.Expr]) -> pl.Expr:
+    """The parts that apply (non-NULL), joined by '; ', first letter upper-case."""
+    text = pl.concat_str(parts, separator="; ", ignore_nulls=True)
+    return text.str.slice(0, 1).str.to_uppercase() + text.str.slice(1)
 
 
-def _sentences(frame: pl.DataFrame, sentence: Callable[[dict], str], columns: tuple[str, ...]) -> pl.Series:
-    frame = frame.with_columns(growing_text=_change_phrases(frame, "growing", "up"),
-                               dropping_text=_change_phrases(frame, "dropping", "down"))
-    # money columns as their exact decimal text: cheaper to hand over than Python Decimals, and money() reads both
-    handed = [pl.col(c).cast(pl.String) if isinstance(frame.schema[c], pl.Decimal) else pl.col(c) for c in columns]
-    return pl.Series([sentence(row) for row in frame.select(handed).iter_rows(named=True)], dtype=pl.String)
+def _when(condition: pl.Expr, text: pl.Expr) -> pl.Expr:
+    return pl.when(condition.fill_null(False)).then(text)
 
 
-def upsell_sentence(row: dict) -> str:
+def _present(value: pl.Expr) -> pl.Expr:
+    """What Python's truth test reads as given: not NULL, not 0, not ''."""
+    if_text = value.cast(pl.String)
+    return value.is_not_null() & (if_text != "0") & (if_text != "")
+
+
+def upsell_sentences(frame: pl.DataFrame) -> pl.Series:
     """'Using 46 of 50 seats (92%) on Growth; API calls up 70% in 30 days; suggest Scale, +$480 MRR'."""
-    parts = []
-    if row["has_seat_limit_near"]:
-        parts.append(f"Using {_seats(row['mean_active_seats'])} of {row['seat_limit']:,} seats "
-                     f"({_percent_floor(row['seat_utilisation'])}%) on {row['plan_name']}")
-    if row["has_usage_limit_near"]:
-        parts.append(f"API calls at {_percent_floor(row['api_utilisation'])}% of {row['plan_name']}'s monthly limit "
-                     f"({_count(row['api_calls_30d'])} of {row['api_call_limit']:,} in 30 days)")
-    if row["growing_text"]:
-        parts.append(row["growing_text"])
-    if row["next_plan_id"] is None and row["extra_seats"]:
-        offer = f"suggest {row['extra_seats']:,} more seats on {row['plan_name']}"
-    elif row["next_plan_id"] is None:
-        room = "with seats to spare" if row["seat_limit"] else "with no seat limit"
-        offer = f"on {row['plan_name']}, the top tier, {room}: talk about the growth"
-    else:
-        offer = f"suggest {row['recommended_plan_name'] or row['recommended_plan_id']}"
-    parts.append(f"{offer}, +{money(row['expected_mrr_uplift'])} MRR")
-    text = "; ".join(parts)
-    return text[0].upper() + text[1:]
+    c = pl.col
+    growing = _change_phrases(frame, "growing", "up")
+    plan = pl.coalesce(c("plan_name"), c("plan_id"))  # a plan missing from reference/plans.csv has no name
+    offer = (
+        pl.when(c("next_plan_id").is_null() & _present(c("extra_seats")))
+        .then(pl.lit("suggest ") + _whole(c("extra_seats")) + pl.lit(" more seats on ") + plan)
+        .when(c("next_plan_id").is_null())
+        .then(pl.lit("on ") + plan + pl.lit(", the top tier, ")
+              + pl.when(_present(c("seat_limit"))).then(pl.lit("with seats to spare"))
+              .otherwise(pl.lit("with no seat limit")) + pl.lit(": talk about the growth"))
+        .otherwise(pl.lit("suggest ") + pl.when(_present(c("recommended_plan_name"))).then(c("recommended_plan_name"))
+                   .otherwise(c("recommended_plan_id")))
+    )
+    sentence = _sentence([
+        _when(c("has_seat_limit_near"),
+              pl.lit("Using ") + _seats(c("mean_active_seats")) + pl.lit(" of ") + _whole(c("seat_limit"))
+              + pl.lit(" seats (") + _percent_floor(c("seat_utilisation")) + pl.lit("%) on ") + plan),
+        _when(c("has_usage_limit_near"),
+              pl.lit("API calls at ") + _percent_floor(c("api_utilisation")) + pl.lit("% of ") + plan
+              + pl.lit("'s monthly limit (") + _count(c("api_calls_30d")) + pl.lit(" of ")
+              + _whole(c("api_call_limit")) + pl.lit(" in 30 days)")),
+        _when(_present(c("growing_text")), c("growing_text")),
+        offer + pl.lit(", +") + money(c("expected_mrr_uplift")) + pl.lit(" MRR"),
+    ])
+    return frame.with_columns(growing_text=growing).select(sentence.alias("summary")).to_series()
 
 
-def churn_risk_sentence(row: dict) -> str:
+def churn_risk_sentences(frame: pl.DataFrame) -> pl.Series:
     """'Payment of $960 failed on 2025-06-15, unpaid since; API calls down 60% in 30 days'."""
-    parts = []
-    if row["has_payment_failed"]:
-        count, amount = row["unpaid_failed_payments"], money(row["unpaid_amount_usd"] or 0)
-        if count == 1:
-            parts.append(f"Payment of {amount} failed on {row['last_failed_payment_at']:%Y-%m-%d}, unpaid since")
-        else:
-            parts.append(f"{count} payments ({amount}) failed since {row['first_failed_payment_at']:%Y-%m-%d}, "
-                         "unpaid since")
-    if row["has_cancellation_scheduled"]:
-        share = "all" if row["cancelling_share"] >= 1 else f"{money(row['mrr_cancelling'])} of"
-        parts.append(f"cancellation scheduled for {row['cancels_at']:%Y-%m-%d} ({share} {money(row['mrr'])} MRR)")
-    if row["dropping_text"]:
-        parts.append(row["dropping_text"])
-    text = "; ".join(parts)
-    return text[0].upper() + text[1:]
+    c = pl.col
+    dropping = _change_phrases(frame, "dropping", "down")
+    amount = money(c("unpaid_amount_usd").fill_null(Decimal(0)))
+    failed = (
+        pl.when(c("unpaid_failed_payments") == 1)
+        .then(pl.lit("Payment of ") + amount + pl.lit(" failed on ") + _day(c("last_failed_payment_at")))
+        .otherwise(c("unpaid_failed_payments").cast(pl.String) + pl.lit(" payments (") + amount
+                   + pl.lit(") failed since ") + _day(c("first_failed_payment_at")))
+        + pl.lit(", unpaid since")
+    )
+    share = pl.when(c("cancelling_share") >= 1).then(pl.lit("all")).otherwise(money(c("mrr_cancelling")) + pl.lit(" of"))
+    sentence = _sentence([
+        _when(c("has_payment_failed"), failed),
+        _when(c("has_cancellation_scheduled"),
+              pl.lit("cancellation scheduled for ") + _day(c("cancels_at")) + pl.lit(" (") + share + pl.lit(" ")
+              + money(c("mrr")) + pl.lit(" MRR)")),
+        _when(_present(c("dropping_text")), c("dropping_text")),
+    ])
+    return frame.with_columns(dropping_text=dropping).select(sentence.alias("summary")).to_series()
 
 
 # ------------------------------------------------------------------------------------------------ output

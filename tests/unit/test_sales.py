@@ -405,25 +405,46 @@ def test_top_tier_extra_seats_at_the_boundaries():
     assert extra(1100.5) == 376  # 1,100.5 / 1,376 < 80% <= 1,100.5 / 1,375
 
 
+def texts(expression, values, dtype=None) -> list[str]:
+    """A sentence piece worked out for each value."""
+    return pl.select(expression(pl.Series("v", values, dtype=dtype))).to_series().to_list()
+
+
 def test_money_in_sentences():
-    assert sales.money(Decimal("400.00")) == "$400"
-    assert sales.money(Decimal("1234.5")) == "$1,234.50"
-    assert sales.money(Decimal("3150")) == "$3,150"
+    amounts = [Decimal("400.00"), Decimal("1234.5"), Decimal("3150"), Decimal("0"), Decimal("1234567.89")]
+    assert texts(sales.money, amounts, pl.Decimal(18, 2)) == ["$400", "$1,234.50", "$3,150", "$0", "$1,234,567.89"]
+
+
+TOP_TIER = {"has_seat_limit_near": False, "has_usage_limit_near": False, "growing": None, "next_plan_id": None,
+            "plan_id": "enterprise", "plan_name": "Enterprise", "extra_seats": None, "seat_limit": None,
+            "recommended_plan_name": "Enterprise", "recommended_plan_id": "enterprise",
+            "expected_mrr_uplift": Decimal("0.00"), "mean_active_seats": None, "seat_utilisation": None,
+            "api_utilisation": None, "api_calls_30d": None, "api_call_limit": None}
+
+
+def upsell_sentence(**changes) -> str:
+    frame = pl.DataFrame([TOP_TIER | changes], schema_overrides={
+        "growing": pl.List(pl.Struct({"metric": pl.String, "ratio": pl.Float64})), "expected_mrr_uplift": pl.Decimal(18, 2),
+        "extra_seats": pl.Int32, "seat_limit": pl.Int64, "api_call_limit": pl.Int64, "mean_active_seats": pl.Float64,
+        "seat_utilisation": pl.Float64, "api_utilisation": pl.Float64, "api_calls_30d": pl.Float64,
+        "next_plan_id": pl.String, "plan_name": pl.String})
+    return sales.upsell_sentences(frame).item()
 
 
 def test_sentence_for_a_top_tier_account_with_nothing_more_to_sell():
-    row = {"has_seat_limit_near": False, "has_usage_limit_near": False, "growing_text": None, "next_plan_id": None,
-           "plan_name": "Enterprise", "extra_seats": None, "seat_limit": None, "recommended_plan_name": "Enterprise",
-           "recommended_plan_id": "enterprise", "expected_mrr_uplift": Decimal("0.00")}
-    assert sales.upsell_sentence(row) == "On Enterprise, the top tier, with no seat limit: talk about the growth, +$0 MRR"
-    row |= {"extra_seats": 0, "seat_limit": 1000}
-    assert sales.upsell_sentence(row) == "On Enterprise, the top tier, with seats to spare: talk about the growth, +$0 MRR"
-    row |= {"extra_seats": 63, "expected_mrr_uplift": Decimal("3150.00")}
-    assert sales.upsell_sentence(row) == "Suggest 63 more seats on Enterprise, +$3,150 MRR"
+    assert upsell_sentence() == "On Enterprise, the top tier, with no seat limit: talk about the growth, +$0 MRR"
+    assert upsell_sentence(extra_seats=0, seat_limit=1000) == (
+        "On Enterprise, the top tier, with seats to spare: talk about the growth, +$0 MRR")
+    assert upsell_sentence(extra_seats=63, seat_limit=1000, expected_mrr_uplift=Decimal("3150.00")) == (
+        "Suggest 63 more seats on Enterprise, +$3,150 MRR")
+    # a plan missing from reference/plans.csv is named by its id
+    assert upsell_sentence(plan_id="legacy", plan_name=None, growing=[{"metric": "api_calls", "ratio": 2.0}]) == (
+        "API calls up 100% in 30 days; on legacy, the top tier, with no seat limit: talk about the growth, +$0 MRR")
 
 
 def test_seat_counts_in_sentences():
-    assert [sales._seats(v) for v in (46.0, 4.6, 4.98, 23.25, 850.4, 1062.0)] == ["46", "4.6", "5", "23.3", "850", "1,062"]
+    assert texts(sales._seats, [46.0, 4.6, 4.98, 23.25, 850.4, 1062.0, 12345.5]) == [
+        "46", "4.6", "5", "23.3", "850", "1,062", "12,346"]
 
 
 def test_no_active_account_gives_empty_typed_lists_and_a_header_only_file(tmp_path):
