@@ -20,6 +20,7 @@ METRICS_MODELS = [
     "intermediate/collected_revenue_monthly",
     "intermediate/cohort_months",
     "marts/mrr_waterfall_by_segment",
+    "intermediate/account_plan_months",
     "marts/mrr_by_plan",
     "marts/saas_metrics_monthly",
     "marts/cohort_retention",

@@ -19,7 +19,7 @@ with calendar as (
 ),
 
 subscription_mrr as (
-    select month, plan_id, account_id, mrr from intermediate.subscription_mrr_monthly
+    select month, plan_id, mrr from intermediate.subscription_mrr_monthly
 ),
 
 plans as (
@@ -31,9 +31,15 @@ plan_month as (
         month,
         plan_id,
         sum(mrr) as mrr,
-        count(distinct account_id) as customers,
         count(*) as subscriptions
     from subscription_mrr
+    group by month, plan_id
+),
+
+-- an account paying for the plan through several subscriptions is one customer of it
+plan_customers as (
+    select month, plan_id, count(*) as customers
+    from intermediate.account_plan_months
     group by month, plan_id
 ),
 
@@ -50,10 +56,12 @@ select
     plans.plan_name,
     plans.tier_rank,
     coalesce(plan_month.mrr, 0)::decimal(18, 2) as mrr,
-    coalesce(plan_month.customers, 0) as customers,
+    coalesce(plan_customers.customers, 0) as customers,
     coalesce(plan_month.subscriptions, 0) as subscriptions
 from calendar
 cross join all_plans
 left join plans using (plan_id)
 left join plan_month on plan_month.month = calendar.month and plan_month.plan_id = all_plans.plan_id
+left join plan_customers
+    on plan_customers.month = calendar.month and plan_customers.plan_id = all_plans.plan_id
 order by calendar.month, plans.tier_rank nulls last, all_plans.plan_id

@@ -34,8 +34,8 @@ COMPARED = [name for name in ALL_MODELS if load_model(name).materialized != "vie
 def test_the_large_account_and_subscription_models_are_incremental():
     assert INCREMENTAL == ["intermediate/subscription_periods", "intermediate/subscription_mrr_monthly",
                            "marts/account_mrr_monthly", "marts/mrr_movements", "marts/accounts",
-                           "intermediate/collected_revenue_monthly", "intermediate/subscriptions_in_force",
-                           "intermediate/account_plan_seats"]
+                           "intermediate/collected_revenue_monthly", "intermediate/account_plan_months",
+                           "intermediate/subscriptions_in_force", "intermediate/account_plan_seats"]
 
 
 def run_all(con) -> dict[str, str | None]:

@@ -406,6 +406,22 @@ def test_mrr_by_plan_counts_each_subscription_under_its_own_plan(fx):
     assert metrics_checks.plan_mrr_breaks(fx) == []
 
 
+def test_an_account_with_two_subscriptions_on_a_plan_is_one_customer_of_it(tmp_path):
+    # Y pays for starter twice (5 + 3 seats x $10) from March; Z once (2 x $10); Y's second one ends in April.
+    landing = Landing(tmp_path)
+    landing.add(
+        account("Y", "2025-03-01"), account("Z", "2025-03-01"),
+        starts("Y", "2025-03-02", sub="Y-1", plan="starter", seats=5, price="10"),
+        starts("Y", "2025-03-03", sub="Y-2", plan="starter", seats=3, price="10"),
+        starts("Z", "2025-03-04", sub="Z-1", plan="starter", seats=2, price="10"),
+        cancels("Y", "2025-04-10", sub="Y-2"),
+    )
+    con = build_metrics(build(landing))
+    starter = {r["month"]: (str(r["mrr"]), r["customers"], r["subscriptions"])
+               for r in rows(con, "select * from marts.mrr_by_plan where plan_id = 'starter'")}
+    assert starter == {m(2025, 3): ("100.00", 2, 3), m(2025, 4): ("70.00", 2, 2)}
+
+
 def test_mrr_by_plan_lists_only_the_plans_paid_for_in_a_reported_month(tmp_path):
     # X's legacy plan (not in plans.csv) only paid in January, which the calendar does not reach: the
     # start was sent in March, backdated, and changed to starter from February.
