@@ -47,6 +47,18 @@ account_values as (
     left join marts.accounts as accounts using (account_id)
 ),
 
+-- each combination of values as a small integer: the join and grouping over ten million account-months
+-- carry one integer instead of three texts
+account_combinations as (
+    select account_id, dense_rank() over (order by segment, country, currency) as combination_id,
+           segment, country, currency
+    from account_values
+),
+
+combinations as (
+    select distinct combination_id, segment, country, currency from account_combinations
+),
+
 -- An account's month-end MRR and its movements, side by side: one grouping-sets pass then adds them up
 -- for the three dimensions at once.
 account_month_facts as (
@@ -65,9 +77,7 @@ account_month_facts as (
 combination_months as (
     select
         facts.month,
-        account_values.segment,
-        account_values.country,
-        account_values.currency,
+        account_combinations.combination_id,
         sum(facts.mrr) as closing_mrr,
         count(facts.mrr) as closing_customers,
         sum(facts.fx_change_into_next_month) as fx_change_into_next_month,
@@ -80,8 +90,14 @@ combination_months as (
         count(*) filter (where facts.movement = 'reactivation') as reactivated_customers,
         count(*) filter (where facts.movement = 'churn') as churned_customers
     from account_month_facts as facts
-    join account_values using (account_id)
-    group by facts.month, account_values.segment, account_values.country, account_values.currency
+    join account_combinations using (account_id)
+    group by facts.month, account_combinations.combination_id
+),
+
+combination_values as (
+    select combination_months.*, combinations.segment, combinations.country, combinations.currency
+    from combination_months
+    join combinations using (combination_id)
 ),
 
 by_value as (
@@ -104,7 +120,7 @@ by_value as (
         sum(new_customers)::bigint as new_customers,
         sum(reactivated_customers)::bigint as reactivated_customers,
         sum(churned_customers)::bigint as churned_customers
-    from combination_months
+    from combination_values
     group by grouping sets ((month, segment), (month, country), (month, currency))
 ),
 
