@@ -534,10 +534,14 @@ def _when(condition: pl.Expr, text: pl.Expr) -> pl.Expr:
     return pl.when(condition.fill_null(False)).then(text)
 
 
-def _present(value: pl.Expr) -> pl.Expr:
-    """What Python's truth test reads as given: not NULL, not 0, not ''."""
-    if_text = value.cast(pl.String)
-    return value.is_not_null() & (if_text != "0") & (if_text != "")
+def _count_given(value: pl.Expr) -> pl.Expr:
+    """A count that says something: not NULL and not 0."""
+    return value.is_not_null() & (value != 0)
+
+
+def _text_given(value: pl.Expr) -> pl.Expr:
+    """A text that says something: not NULL and not empty."""
+    return value.is_not_null() & (value != "")
 
 
 def upsell_sentences(frame: pl.DataFrame) -> pl.Series:
@@ -546,13 +550,13 @@ def upsell_sentences(frame: pl.DataFrame) -> pl.Series:
     growing = _change_phrases(frame, "growing", "up")
     plan = pl.coalesce(c("plan_name"), c("plan_id"))  # a plan missing from reference/plans.csv has no name
     offer = (
-        pl.when(c("next_plan_id").is_null() & _present(c("extra_seats")))
+        pl.when(c("next_plan_id").is_null() & _count_given(c("extra_seats")))
         .then(pl.lit("suggest ") + _whole(c("extra_seats")) + pl.lit(" more seats on ") + plan)
         .when(c("next_plan_id").is_null())
         .then(pl.lit("on ") + plan + pl.lit(", the top tier, ")
-              + pl.when(_present(c("seat_limit"))).then(pl.lit("with seats to spare"))
+              + pl.when(_count_given(c("seat_limit"))).then(pl.lit("with seats to spare"))
               .otherwise(pl.lit("with no seat limit")) + pl.lit(": talk about the growth"))
-        .otherwise(pl.lit("suggest ") + pl.when(_present(c("recommended_plan_name"))).then(c("recommended_plan_name"))
+        .otherwise(pl.lit("suggest ") + pl.when(_text_given(c("recommended_plan_name"))).then(c("recommended_plan_name"))
                    .otherwise(c("recommended_plan_id")))
     )
     sentence = _sentence([
@@ -563,7 +567,7 @@ def upsell_sentences(frame: pl.DataFrame) -> pl.Series:
               pl.lit("API calls at ") + _percent_floor(c("api_utilisation")) + pl.lit("% of ") + plan
               + pl.lit("'s monthly limit (") + _count(c("api_calls_30d")) + pl.lit(" of ")
               + _whole(c("api_call_limit")) + pl.lit(" in 30 days)")),
-        _when(_present(c("growing_text")), c("growing_text")),
+        _when(_text_given(c("growing_text")), c("growing_text")),
         offer + pl.lit(", +") + money(c("expected_mrr_uplift")) + pl.lit(" MRR"),
     ])
     return frame.with_columns(growing_text=growing).select(sentence.alias("summary")).to_series()
@@ -587,7 +591,7 @@ def churn_risk_sentences(frame: pl.DataFrame) -> pl.Series:
         _when(c("has_cancellation_scheduled"),
               pl.lit("cancellation scheduled for ") + _day(c("cancels_at")) + pl.lit(" (") + share + pl.lit(" ")
               + money(c("mrr")) + pl.lit(" MRR)")),
-        _when(_present(c("dropping_text")), c("dropping_text")),
+        _when(_text_given(c("dropping_text")), c("dropping_text")),
     ])
     return frame.with_columns(dropping_text=dropping).select(sentence.alias("summary")).to_series()
 

@@ -442,6 +442,11 @@ def test_sentence_for_a_top_tier_account_with_nothing_more_to_sell():
         "API calls up 100% in 30 days; on legacy, the top tier, with no seat limit: talk about the growth, +$0 MRR")
 
 
+def test_a_plan_named_like_a_number_is_still_named():
+    assert upsell_sentence(next_plan_id="zero", recommended_plan_name="0", recommended_plan_id="zero",
+                           expected_mrr_uplift=Decimal("10.00")) == "Suggest 0, +$10 MRR"
+
+
 def test_seat_counts_in_sentences():
     assert texts(sales._seats, [46.0, 4.6, 4.98, 23.25, 850.4, 1062.0, 12345.5]) == [
         "46", "4.6", "5", "23.3", "850", "1,062", "12,346"]
