@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--warehouse", help="DuckDB warehouse file (default: $SUBWH_WAREHOUSE_PATH or data/warehouse.duckdb)")
     run.add_argument("--serving", help="serving file for BI tools (default: $SUBWH_SERVING_PATH or serving.duckdb beside the warehouse)")
     run.add_argument("--select", help="Dagster asset selection (default: everything), e.g. 'group:mrr'")
+    run.add_argument("--verbose", action="store_true", help="print failures with their stack traces")
     run.add_argument("--full-rebuild", action="store_true",
                      help="drop every warehouse table (raw included) and reload all landing files: after a definition changes")
 
@@ -108,11 +109,16 @@ def execute_run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"marked run {run_id} failed: the `subwh run` that started it was killed", flush=True)
     if args.select:
         job = job.get_subset(asset_selection=dg.AssetSelection.from_string(args.select).resolve(defs.resolve_asset_graph()))
-    quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("SUBWH_LOG_LEVEL", "INFO")}}}}
+    quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("SUBWH_LOG_LEVEL", "INFO"),
+                                                "stack_traces": bool(getattr(args, "verbose", False))}}}}
     result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False,
                                     tags={HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
     if not result.success:
         failed = [e for e in result.all_events if e.is_failure and e.step_key]  # the run's own event repeats them
+        nothing_to_compute = [failure_cause(e) for e in failed if failure_cause(e).startswith(NO_VALID_EVENTS)]
+        if nothing_to_compute:  # one clear line: what was read, what was quarantined, where to look
+            print(f"subwh: {nothing_to_compute[0]}", file=sys.stderr)
+            return 1
         for event in failed:
             print(f"FAILED {event.step_key}: {failure_cause(event)}", file=sys.stderr)
         # Publishing depends on every other asset, so a failed step skips it; say what really happened.
@@ -159,7 +165,12 @@ def failure_cause(event) -> str:
     if error is not None and error.cause is not None:
         error = error.cause
     text = (error.message if error is not None else event.message) or ""
-    return text.strip().splitlines()[0] if text.strip() else str(event.message)
+    first = text.strip().splitlines()[0] if text.strip() else str(event.message)
+    return first.removeprefix("dagster._core.definitions.events.Failure: ")
+
+
+# How the load of subscription events says there is nothing to compute (transforms/load_outcome.py).
+NO_VALID_EVENTS = "no valid subscription events"
 
 
 def drop_warehouse_tables(warehouse_path: Path) -> int:

@@ -6,6 +6,7 @@ import dagster as dg
 
 from orchestration import assets, checks
 from orchestration.assets.serving import serving_asset
+from orchestration.console import console_logger
 from orchestration.locking import LockedWarehouse
 from orchestration.schedules import build_daily_schedule
 from orchestration.sensors import automation, build_landing_sensor
@@ -37,6 +38,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             *dg.load_asset_checks_from_modules([checks]),
         ],
         resources={"warehouse": warehouse},
+        loggers={"console": console_logger},  # failures in one line on a terminal (orchestration/console.py)
         sensors=[build_landing_sensor(settings), automation],
         schedules=[build_daily_schedule(settings)],
         # One process writes the DuckDB file; steps run one after another inside it.

@@ -96,6 +96,8 @@ QUARANTINE_REASONS = {
     "invalid_json": "the line is not a JSON object",
     "invalid_csv_row": "a CSV row has more or fewer fields than the header, or broken quoting",
     "invalid_encoding": "the line is not UTF-8 text (raw shows its bad bytes as U+FFFD)",
+    "invalid_header": "the file's columns (CSV header, Parquet columns, JSON keys) lack event_id, event_type, "
+                      "occurred_at or account_id: detail names the columns expected and found",
     "missing_field": "a required field is absent or empty",
     "unknown_event_type": "event_type is not one this stream carries",
     "wrong_type": "a field has the wrong type or an impossible value",

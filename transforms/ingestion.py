@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from transforms import landed_state, landing_headers
 from transforms.event_schema import (
     FX_RATE,
     QUARANTINE_REASONS,
@@ -77,6 +78,8 @@ class LoadReport:
     rows_loaded: int = 0
     rows_duplicate: int = 0  # identical re-deliveries: no-ops
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    invalid_headers: dict[str, str] = field(default_factory=dict)  # file -> columns expected and found
+    files_changed: list[str] = field(default_factory=list)  # edited since they were loaded: reloaded
 
     @property
     def rows_quarantined(self) -> int:
@@ -110,6 +113,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
             rows_duplicate bigint, rows_quarantined bigint, loaded_at timestamp
         )"""
     )
+    landed_state.ensure_signature_columns(con)
     con.execute(
         """create table if not exists raw.plans (
             plan_id varchar, plan_name varchar, tier_rank integer, seat_limit bigint,
@@ -314,6 +318,8 @@ def load_stream(
     if not landing_dir.is_dir():
         raise LandingError(f"landing folder {landing_dir} does not exist")
     report = LoadReport(stream)
+    changes = landed_state.prepare_reload(con, landing_dir, stream, landed_files(landing_dir, stream))
+    report.files_changed = changes.files
     files, report.files_skipped = new_files(con, landing_dir, stream)
     report.files_ignored = ignored_files(landing_dir, stream)
     if report.files_ignored:
@@ -330,15 +336,18 @@ def load_stream(
         needs_links = any(GLOB_CHARACTERS.intersection(os.path.abspath(landing_dir / f)) for f in chunk)
         with tempfile.TemporaryDirectory(prefix="subwh-links-") if needs_links else nullcontext() as links:
             paths = _literal_paths(landing_dir, chunk, Path(links) if links else None)
+            signatures = landed_state.signatures(landing_dir, chunk)
             try:
                 # Reading and validating happen before the transaction (into temp tables): an unreadable
                 # file is set aside, not a rollback.
                 readable = _read_and_validate(con, stream, paths, chunk, report)
+                report.invalid_headers.update(landing_headers.mark_invalid_headers(con, stream, readable, paths))
                 if readable:
                     con.execute("begin transaction")
                     try:
                         _deduplicate(con, stream)
                         _publish(con, stream, report, readable, paths)
+                        landed_state.record_signatures(con, [s for s in signatures if s.source_file in readable])
                         con.execute("commit")
                     except BaseException:
                         con.execute("rollback")
@@ -348,6 +357,12 @@ def load_stream(
                 _drop_work_tables(con)
         if len(chunks) > 1:
             say(f"{stream}: chunk {number}/{len(chunks)} committed, {report.rows_loaded:,} rows loaded so far")
+    if changes.reloaded and not changes.whole_stream and landed_state.has_redeliveries(con, stream):
+        # the reloaded files share event ids with others: load the stream again in a full rebuild's order
+        landed_state.forget_files(con, stream, None)
+        again = load_stream(con, landing_dir, stream, progress, chunk_bytes)
+        again.files_changed = report.files_changed
+        return again
     say(
         f"{stream}: {report.rows_loaded:,} rows loaded, {report.rows_duplicate:,} duplicates, "
         f"{report.rows_quarantined:,} quarantined from {len(report.files_read)} file(s)"
@@ -927,7 +942,8 @@ def _publish(con, stream: str, report: LoadReport, files: list[str], absolute: d
     # thousands of files: one statement, not one insert each).
     per_file = con.execute(
         """
-        insert into raw.loaded_files
+        insert into raw.loaded_files (source_file, stream, rows_read, rows_loaded, rows_duplicate,
+                                      rows_quarantined, loaded_at)
         with outcome as (
             -- validated_events holds every non-blank line: what a file delivered
             select source_file,

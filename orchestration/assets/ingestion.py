@@ -6,7 +6,7 @@ import dagster as dg
 from orchestration.metadata import table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
-from transforms import ingestion
+from transforms import ingestion, load_outcome
 from transforms.event_schema import STREAMS
 from transforms.sql_models import summarize_table
 
@@ -50,6 +50,17 @@ def event_stream_asset(stream: str) -> dg.AssetsDefinition:
             ingestion.ensure_raw_tables(con)
             report = ingestion.load_stream(con, warehouse.landing_dir, stream, progress=context.log.info)
             summary = summarize_table(con, f"raw.{stream}", preview_rows=5)
+            for message in report.invalid_headers.values():
+                context.log.error(message)
+            if report.files_changed:
+                context.log.warning(f"changed since they were loaded, reloaded: {', '.join(report.files_changed[:10])}"
+                                    + (" ..." if len(report.files_changed) > 10 else ""))
+            if stream == load_outcome.STREAM:
+                try:
+                    load_outcome.require_subscription_events(con, warehouse.landing_dir, warehouse.path)
+                except load_outcome.NoValidEvents as error:
+                    # what was loaded and quarantined is committed; nothing downstream can be computed
+                    raise dg.Failure(description=str(error), allow_retries=False) from None
         for source_file, error in report.unreadable_files.items():
             context.log.error(f"cannot read {source_file}: {error}. Nothing was loaded from it; it is retried next run.")
         if report.files_ignored:
@@ -67,6 +78,8 @@ def event_stream_asset(stream: str) -> dg.AssetsDefinition:
                 rows_duplicate=report.rows_duplicate,
                 rows_quarantined=report.rows_quarantined,
                 quarantined_by_reason=dg.MetadataValue.json(report.quarantined_by_reason),
+                files_with_invalid_header=dg.MetadataValue.json(report.invalid_headers),
+                files_changed_and_reloaded=dg.MetadataValue.json(report.files_changed),
             )
         )
 
