@@ -13,7 +13,7 @@ def print_run_summary(settings: Settings) -> None:
         latest = con.sql(
             "select closing_mrr, closing_customers from marts.mrr_waterfall order by month desc limit 1"
         ).fetchall()
-        quarantined = con.sql("select count(*) from raw.quarantine").fetchall()[0][0]
+        reasons = con.sql("select reason, count(*) from raw.quarantine group by all order by 2 desc, 1").fetchall()
         accounts = con.sql("select count(*) from marts.accounts").fetchall()[0][0]
     finally:
         con.close()
@@ -21,4 +21,6 @@ def print_run_summary(settings: Settings) -> None:
     print(f"months:            {months} ({first} .. {last})")
     print(f"closing MRR:       ${closing_mrr:,.2f} (USD, {last})")
     print(f"active customers:  {customers} of {accounts} accounts")
-    print(f"rows quarantined:  {quarantined} (see raw.quarantine)")
+    quarantined = sum(n for _, n in reasons)
+    why = "".join(f", {reason} {n:,}" for reason, n in reasons[:3]) + (", ..." if len(reasons) > 3 else "")
+    print(f"rows quarantined:  {quarantined:,}{why}" + (" (meta.quarantine in the serving file)" if quarantined else ""))

@@ -1,7 +1,7 @@
 """Files whose columns cannot be an event log (docs/ingestion-and-mrr.md, "A file with the wrong columns").
 
 A CSV whose header, or a Parquet file whose columns, lack one of the four fields every event has
-(`event_id`, `event_type`, `occurred_at`, `account_id`), and a JSON-lines file in which no object has one
+(`event_id`, `event_type`, `occurred_at`, `account_id`), and a JSON-lines file in which no object has any
 of them, cannot hold a single valid event: every row would be quarantined as "missing event_id", which
 hides the one mistake, the file's columns. Such a file is named at once with the columns expected and
 found, and its rows go to `raw.quarantine` with reason `invalid_header` and that sentence as detail: its
@@ -75,9 +75,11 @@ def _problem(con, stream: str, name: str, path: str) -> str | None:
     if not objects:
         return None  # not JSON objects at all: invalid_json says so line by line
     missing = [c for c, has in zip(REQUIRED_COLUMNS, present, strict=True) if not has]
-    if not missing:
+    # Parquet has columns, as a CSV header: one missing is the file's mistake. JSON objects each carry
+    # their own keys: the file is taken for something else only when none has any of the four.
+    if not missing or (not lower.endswith(".parquet") and len(missing) < len(REQUIRED_COLUMNS)):
         return None
-    what = "its columns are" if lower.endswith(".parquet") else "no object has " + "/".join(missing) + "; the first has keys"
+    what = "its columns are" if lower.endswith(".parquet") else "no object has any of them; the first has keys"
     return _message(stream, name, what, list(first_keys or []), missing)
 
 

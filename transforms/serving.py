@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.incremental import changed_keys_since, latest_builds
+from transforms.load_log import copy_load_log
 from transforms.sql_models import load_model
 
 # The oldest storage format DuckDB 2.0 writes; readable by DuckDB 0.10 and every 1.x release.
@@ -124,6 +125,7 @@ def _publish(con, serving_path: Path, relations: list[tuple[str, str | None]], r
             con.execute(f"drop table {_ALIAS}.{PUBLISHED_SCHEMA}.{_identifier(gone)}")
         _write_publication(con, published_at, run_id, tables,
                            {m: b for m, b in builds.items() if m.startswith(f"{PUBLISHED_SCHEMA}/")})
+        copy_load_log(con, _ALIAS)  # meta.quarantine, meta.loaded_files (transforms/load_log.py)
         # Everything in the main file before it moves: a WAL left beside the temporary name would be lost.
         con.execute(f"checkpoint {_ALIAS}")
     except BaseException:

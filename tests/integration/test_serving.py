@@ -53,6 +53,8 @@ MRR_SLICE = ["--select", "group:ingestion or group:mrr or group:serving"]
 def warehouse(tmp_path: Path, version: str) -> Path:
     landing = Landing(tmp_path / f"landing-{version}")
     landing.add(*VERSION_1)
+    # one rejected line, for the load log in the serving file (meta.quarantine); no mart changes with it
+    landing.add_lines("billing_events", "2025-01-07-bad.jsonl", ['{"event_id": "b-bad", "event_type": "refund"}'])
     if version == "v2":
         landing.add(*VERSION_2)
     path = tmp_path / f"warehouse-{version}.duckdb"
@@ -92,6 +94,27 @@ def test_publication_copies_every_mart_with_its_comments(tmp_path):
     assert (run_id, tables, rows) == ("run-1", len(publication.tables), sum(publication.tables.values()))
     assert storage_format_number(serving) == SERVING_FORMAT_NUMBER
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
+
+
+def test_publication_copies_the_load_log_with_its_descriptions(tmp_path):
+    source = warehouse(tmp_path, "v1")
+    serving = tmp_path / "serving.duckdb"
+    publish(source, serving, run_id="run-1")
+    with duckdb.connect(str(source), read_only=True) as con:
+        quarantine = con.sql("select * from raw.quarantine order by all").fetchall()
+        loaded = con.sql("select * from raw.loaded_files order by all").fetchall()
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.sql("select * from meta.quarantine order by all").fetchall() == quarantine
+        assert con.sql("select * from meta.loaded_files order by all").fetchall() == loaded
+        undescribed = con.sql("""select table_name, column_name from duckdb_columns()
+                                 where schema_name = 'meta' and table_name in ('quarantine', 'loaded_files')
+                                   and (comment is null or comment = '')""").fetchall()
+        tables = con.sql("""select table_name from duckdb_tables() where schema_name = 'meta'
+                            and comment <> '' order by 1""").fetchall()
+    assert [(r[0], r[3]) for r in quarantine] == [("billing_events/2025-01-07-bad.jsonl", "missing_field")]
+    assert len(loaded) == 5 and all(r[-1] for r in loaded)  # every file with its SHA-256
+    assert undescribed == []
+    assert tables == [("loaded_files",), ("publication",), ("quarantine",)]
 
 
 def test_a_failed_publication_leaves_the_previous_version(tmp_path):
@@ -177,6 +200,9 @@ DUCKDB_1X_CLIENT = textwrap.dedent(
         "column_comment": con.sql("select comment from duckdb_columns() where table_name = 'mrr_waterfall' and column_name = 'closing_mrr'").fetchall()[0][0],
         "closing": [str(r[0]) for r in con.sql("select closing_mrr from marts.mrr_waterfall order by month").fetchall()],
         "breaks": len(con.sql(breaks_sql).fetchall()),
+        "quarantine": con.sql("select source_file, line_number, reason from meta.quarantine").fetchall(),
+        "loaded_files": con.sql("select count(*) from meta.loaded_files").fetchall()[0][0],
+        "quarantine_comment": con.sql("select comment from duckdb_tables() where schema_name = 'meta' and table_name = 'quarantine'").fetchall()[0][0],
     }
     con.close()
     try:
@@ -202,6 +228,9 @@ def test_the_serving_file_opens_in_duckdb_1x(tmp_path):
     assert "mrr_waterfall" in seen["tables"] and "accounts" in seen["tables"]
     assert seen["column_comment"]
     assert seen["closing"] == CLOSING["v2"] and seen["breaks"] == 0
+    # what was rejected, and the load log, read from the same file (docs/bi.md)
+    assert seen["quarantine"] == [["billing_events/2025-01-07-bad.jsonl", 1, "missing_field"]]
+    assert seen["loaded_files"] == 7 and seen["quarantine_comment"]
     # Why the serving file is written in an older format: DuckDB 2.0's default one is refused by 1.x.
     assert seen["warehouse_opens"] is not True
 
