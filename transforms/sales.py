@@ -631,11 +631,16 @@ def reason_counts(frame: pl.DataFrame, reasons: tuple[str, ...]) -> dict[str, in
     return counts
 
 
-def top_accounts_markdown(frame: pl.DataFrame, limit: int = 10) -> str:
-    """The first accounts of a list with their reasons and sentence, as a Markdown table for the Dagster UI."""
+def top_accounts_frame(frame: pl.DataFrame, limit: int = 10) -> pl.DataFrame:
+    """The first accounts of a list with their reasons and sentence (a table in the Dagster UI)."""
     wanted = ["rank", "account_id", "account_name", "sales_owner", "score", "reasons", "mrr",
               "recommended_plan_id", "expected_mrr_uplift", "summary"]
-    return markdown_table(frame.sort("rank").head(limit).select([c for c in wanted if c in frame.columns]))
+    return frame.sort("rank").head(limit).select([c for c in wanted if c in frame.columns])
+
+
+def top_accounts_markdown(frame: pl.DataFrame, limit: int = 10) -> str:
+    """top_accounts_frame as a Markdown table."""
+    return markdown_table(top_accounts_frame(frame, limit))
 
 
 def follow_up_frame(upsell: pl.DataFrame, churn_risk: pl.DataFrame) -> pl.DataFrame:

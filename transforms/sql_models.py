@@ -73,6 +73,7 @@ class TableSummary:
     row_count: int
     columns: list[tuple[str, str, str | None]]  # (name, type, description)
     preview_markdown: str
+    preview: object = None  # the previewed rows as a Polars frame (the Dagster UI shows it as a table)
 
 
 @cache
@@ -262,7 +263,7 @@ def summarize_table(
     row_count = con.sql(f"select count(*) from {qualified_name}").fetchall()[0][0]
     order = f" order by {order_by}" if order_by else ""
     preview = con.sql(f"select * from {qualified_name}{order} limit {preview_rows}").pl()
-    return TableSummary(qualified_name, row_count, columns, markdown_table(preview))
+    return TableSummary(qualified_name, row_count, columns, markdown_table(preview), preview)
 
 
 def markdown_table(frame) -> str:

@@ -48,7 +48,7 @@ def sql_model_asset(
         with warehouse.connect() as con:
             # an incremental model says whether it restated some keys or rebuilt in full, and why
             build = run_model(con, model_name)
-            summary = summarize_table(con, model.qualified_name, order_by=preview_order_by)
+            summary = summarize_table(con, model.qualified_name, order_by=preview_order_by or latest_first(model))
             extra = metadata_hook(con) if metadata_hook else {}
             if build:
                 extra["build"] = dg.MetadataValue.text(build)
@@ -56,3 +56,15 @@ def sql_model_asset(
         return dg.MaterializeResult(metadata=table_metadata(summary, **extra))
 
     return _build
+
+
+# Time columns an analyst reads newest first, with what orders rows within one value of them.
+LATEST_FIRST = (("month", "month desc"), ("cohort_month", "cohort_month desc, months_since_start"),
+                ("as_of", "as_of desc"))
+
+
+def latest_first(model) -> str | None:
+    """The preview's order when the asset names none: the latest month first (a preview of ten rows that
+    shows the oldest ten months tells an analyst nothing about today)."""
+    columns = model.column_descriptions
+    return next((order for column, order in LATEST_FIRST if column in columns), None)

@@ -14,10 +14,10 @@ import polars as pl
 
 from orchestration.assets.factory import MetadataHook, table_key
 from orchestration.automation import follows_inputs
+from orchestration.metadata import frame_table
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
 from transforms import charts, report, sales
-from transforms.sql_models import markdown_table
 
 GROUP = "report"
 REVENUE_REPORT = dg.AssetKey(["reports", "revenue_report"])
@@ -103,7 +103,7 @@ def revenue_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
             "open": dg.MetadataValue.url(files.latest.as_uri()),
             "as_of": data["as_of"],
             "latest_month": data["latest_month"],
-            "kpis": dg.MetadataValue.md(_kpi_markdown(kpis)),
+            "kpis": frame_table(_kpi_frame(kpis)),  # a table: shown inline on the asset page
             # One number per KPI, so the UI plots them run after run.
             **{f"kpi_{kpi['key']}": kpi["value"] for kpi in kpis if kpi["value"] is not None},
             "file_bytes": dg.MetadataValue.int(files.dated.stat().st_size),
@@ -111,10 +111,9 @@ def revenue_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
     )
 
 
-def _kpi_markdown(kpis: list[dict]) -> str:
-    frame = pl.DataFrame({
+def _kpi_frame(kpis: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame({
         "kpi": [k["label"] for k in kpis],
         "latest month": [k["text"] for k in kpis],
         "change": [k["change_text"] for k in kpis],
     })
-    return markdown_table(frame)

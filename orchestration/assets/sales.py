@@ -8,11 +8,11 @@ import dagster as dg
 
 from orchestration.assets.factory import sql_model_asset, table_key
 from orchestration.automation import follows_inputs
-from orchestration.metadata import table_metadata
+from orchestration.metadata import frame_table, table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
 from transforms import sales
-from transforms.sql_models import markdown_table, summarize_table
+from transforms.sql_models import summarize_table
 
 GROUP = "sales"
 
@@ -62,7 +62,7 @@ def sales_follow_up_lists(context: dg.AssetExecutionContext, warehouse: Warehous
         metadata=table_metadata(
             summaries[sales.UPSELL_TABLE],
             as_of=str(inputs.as_of),
-            top_accounts=dg.MetadataValue.md(sales.top_accounts_markdown(lists.upsell)),
+            top_accounts=frame_table(sales.top_accounts_frame(lists.upsell)),
             accounts_by_reason=dg.MetadataValue.json(sales.reason_counts(lists.upsell, sales.UPSELL_REASONS)),
             expected_mrr_uplift_total=float(sum(lists.upsell["expected_mrr_uplift"].to_list(), start=0)),
             listed_without_uplift=lists.upsell_without_uplift,
@@ -74,7 +74,7 @@ def sales_follow_up_lists(context: dg.AssetExecutionContext, warehouse: Warehous
         metadata=table_metadata(
             summaries[sales.CHURN_RISK_TABLE],
             as_of=str(inputs.as_of),
-            top_accounts=dg.MetadataValue.md(sales.top_accounts_markdown(lists.churn_risk)),
+            top_accounts=frame_table(sales.top_accounts_frame(lists.churn_risk)),
             accounts_by_reason=dg.MetadataValue.json(sales.reason_counts(lists.churn_risk, sales.CHURN_RISK_REASONS)),
             mrr_at_risk_total=float(sum(lists.churn_risk["mrr"].to_list(), start=0)),
         ),
@@ -100,7 +100,7 @@ def follow_up_export(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
             "latest_path": dg.MetadataValue.path(str(latest)),
             "dagster/row_count": dg.MetadataValue.int(frame.height),
             "accounts_by_list": dg.MetadataValue.json({"upsell": upsell.height, "churn_risk": churn_risk.height}),
-            "preview": dg.MetadataValue.md(markdown_table(frame.head(10))),
+            "preview": frame_table(frame.head(10)),
         }
     )
 
