@@ -1,12 +1,19 @@
 """Event-driven runs: new landing files start an ingestion run; everything downstream follows by
 declarative automation (each asset's AutomationCondition), not by hand-wired jobs.
 
-The landing sensor keeps a cursor: a watermark of the newest landing time (the file's ctime, which a
-move or copy into the folder sets even when the file's mtime is preserved) plus the names landed in the
-last few minutes before it, so a file that lands while a listing is in progress is not skipped. Each
-file triggers one run; the run key is a digest of the files it was triggered for, so a sensor that
+The landing sensor keeps a small cursor, whatever the number of files landed: when its last listing
+started (this host's clock) and the files that listing saw which had landed within EDGE_NS before it.
+A file is new when it landed (its ctime: a move or copy into the folder sets it even when the mtime is
+preserved, and so does an edit in place) at or after that start minus EDGE_NS and is not one of those
+seen. Every file that landed earlier was in the folder for the whole of the last listing, so it was seen
+then; the edge covers a file that lands while a listing is in progress, timestamps of coarse granularity
+and a file server whose clock runs up to EDGE_NS behind this host. The cursor holds names only for files
+landed in the EDGE_NS before a look, so it stays a few hundred bytes however many files have landed
+(a burst landing just before a look is named once, and leaves the cursor at the next look).
+
+Each file triggers one run; the run key is a digest of the files it was triggered for, so a sensor that
 restarts (or re-evaluates after a crash) does not start the same run twice. The minimum interval
-collects a burst of files into one run.
+collects a burst of files into one run. The sensor never opens the warehouse (a run may be writing it).
 """
 
 import hashlib
@@ -22,8 +29,8 @@ from orchestration.settings import Settings
 from transforms.event_schema import STREAMS
 from transforms.ingestion import landed_files
 
-# Names landed this long before the watermark stay in the cursor (clock granularity, listing races).
-LOOKBACK_NS = 10 * 60 * 1_000_000_000
+# Files landed this long before a listing started are named in the cursor (see above).
+EDGE_NS = 120 * 1_000_000_000
 REFERENCE_FILES = ("reference/plans.csv", "reference/fx_rates.csv")
 INGESTION = dg.AssetSelection.groups(ingestion_assets.GROUP)
 
@@ -31,12 +38,13 @@ INGESTION = dg.AssetSelection.groups(ingestion_assets.GROUP)
 @dataclass(frozen=True)
 class LandedFile:
     name: str  # relative to the landing folder, as in raw.loaded_files
-    landed_ns: int  # st_ctime_ns: when it arrived (or, for reference files, was last corrected)
+    landed_ns: int  # st_ctime_ns: when it arrived, or was last edited in place
 
     @property
     def key(self) -> str:
-        # Reference files are corrected in place: each version is a new arrival.
-        return f"{self.name}@{self.landed_ns}" if self.name in REFERENCE_FILES else self.name
+        # A file edited in place (a corrected reference file, an event file fixed after landing, which the
+        # next load reloads) is a new arrival.
+        return f"{self.name}@{self.landed_ns}"
 
 
 def list_landing(landing_dir: Path) -> list[LandedFile]:
@@ -55,30 +63,31 @@ def list_landing(landing_dir: Path) -> list[LandedFile]:
 
 @dataclass(frozen=True)
 class LandingCursor:
-    watermark_ns: int = 0
-    recent: frozenset[str] = frozenset()  # keys landed within LOOKBACK_NS of the watermark
+    listed_ns: int = 0  # when the last listing started, on this host's clock
+    edge: frozenset[str] = frozenset()  # keys it saw of files landed at or after listed_ns - EDGE_NS
 
     @classmethod
     def parse(cls, text: str | None) -> "LandingCursor":
         if not text:
             return cls()
         state = json.loads(text)
-        return cls(int(state["watermark_ns"]), frozenset(state["recent"]))
+        if "watermark_ns" in state:  # the cursor of earlier versions: a watermark and the names near it
+            return cls(int(state["watermark_ns"]), frozenset(state["recent"]))
+        return cls(int(state["listed_ns"]), frozenset(state["edge"]))
 
     def serialize(self) -> str:
-        return json.dumps({"watermark_ns": self.watermark_ns, "recent": sorted(self.recent)})
+        return json.dumps({"listed_ns": self.listed_ns, "edge": sorted(self.edge)})
 
     def new_files(self, files: list[LandedFile]) -> list[LandedFile]:
-        cutoff = self.watermark_ns - LOOKBACK_NS
-        return sorted((f for f in files if f.landed_ns > cutoff and f.key not in self.recent), key=lambda f: f.name)
+        cutoff = self.listed_ns - EDGE_NS
+        return sorted((f for f in files if f.landed_ns >= cutoff and f.key not in self.edge), key=lambda f: f.name)
 
-    def advance(self, files: list[LandedFile], now_ns: int | None = None) -> "LandingCursor":
-        # Never past the present: one file stamped in the future (a skewed network file system) must
-        # not push the watermark ahead of the files that land after it.
-        now_ns = time.time_ns() if now_ns is None else now_ns
-        watermark = max([self.watermark_ns, *(min(f.landed_ns, now_ns) for f in files)])
-        cutoff = watermark - LOOKBACK_NS
-        return LandingCursor(watermark, frozenset(f.key for f in files if f.landed_ns > cutoff))
+    def advance(self, files: list[LandedFile], listed_ns: int) -> "LandingCursor":
+        """The cursor after a listing that started at `listed_ns` and found `files`. Never moves back (a
+        clock set back must not make old files new)."""
+        listed_ns = max(listed_ns, self.listed_ns)
+        cutoff = listed_ns - EDGE_NS
+        return LandingCursor(listed_ns, frozenset(f.key for f in files if f.landed_ns >= cutoff))
 
 
 def run_key_for(files: list[LandedFile]) -> str:
@@ -103,9 +112,10 @@ def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
         if not Path(landing_dir).is_dir():
             return dg.SensorResult(skip_reason=f"landing folder {landing_dir} does not exist")
         cursor = LandingCursor.parse(context.cursor)
+        listed_ns = time.time_ns()  # before listing: a file landing during it is looked at again next time
         files = list_landing(landing_dir)
         new = cursor.new_files(files)
-        next_cursor = cursor.advance(files).serialize()
+        next_cursor = cursor.advance(files, listed_ns).serialize()
         if not new:
             return dg.SensorResult(skip_reason="no new files", cursor=next_cursor)
         shown = ", ".join(f.name for f in new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")

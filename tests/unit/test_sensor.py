@@ -1,6 +1,7 @@
 """The landing sensor, the daily schedule and the automation wiring, evaluated without a daemon."""
 
 import os
+import random
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -9,7 +10,8 @@ import pytest
 from orchestration.assets.serving import SERVING_KEY
 from orchestration.definitions import build_definitions
 from orchestration.schedules import build_daily_schedule
-from orchestration.sensors import LandedFile, LandingCursor, build_landing_sensor
+from orchestration import sensors
+from orchestration.sensors import EDGE_NS, LandedFile, LandingCursor, build_landing_sensor
 from orchestration.settings import WAREHOUSE_POOL, Settings
 from tests.support.story import Landing, account, starts
 
@@ -69,10 +71,72 @@ def test_a_file_copied_with_an_old_modification_time_still_triggers(tmp_path, la
 def test_a_file_stamped_in_the_future_does_not_hide_later_files():
     now = 1_000 * 10**9
     future = LandedFile("usage_events/2025-03-01.jsonl", now + 3600 * 10**9)  # a skewed file server
-    cursor = LandingCursor().advance([future], now_ns=now)
+    cursor = LandingCursor().advance([future], listed_ns=now)
     assert cursor.new_files([future]) == []
     later = LandedFile("usage_events/2025-03-02.jsonl", now + 60 * 10**9)
     assert cursor.new_files([future, later]) == [later]
+
+
+SECOND = 10**9
+
+
+def test_the_cursor_stays_small_with_thousands_of_files(tmp_path, landing, monkeypatch):
+    # 3,000 files landed at once (a backfill, a generated folder): the first look names them all once,
+    # in the run it requests; from the next look on, the cursor holds no file names at all.
+    for day in range(1000):
+        for stream in ("subscription_events", "billing_events", "usage_events"):
+            (landing.root / stream / f"2024-{day:04d}.jsonl").write_text("{}\n")
+    sensor = build_landing_sensor(settings_for(tmp_path))
+    first = evaluate(sensor, None)
+    assert first.run_requests[0].tags["subwh/new_files"] == "3002"  # and the two reference files
+    first_look = LandingCursor.parse(first.cursor).listed_ns
+    result = first
+    for minutes in (1, 3, 60):  # the sensor looks again, minutes later: nothing new, nothing named
+        later = first_look + minutes * 60 * SECOND
+        monkeypatch.setattr(sensors.time, "time_ns", lambda at=later: at)
+        result = evaluate(sensor, result.cursor)
+        assert result.run_requests == []
+    assert len(result.cursor) < 60, result.cursor  # {"listed_ns": ..., "edge": []}
+    assert LandingCursor.parse(result.cursor).edge == frozenset()
+    # (that a file landing after a look is never missed: the next test)
+
+
+def test_no_file_is_missed_or_reported_twice_while_files_land_during_listings():
+    """Files land while the sensor lists the folder (a listing sees what landed before it started and
+    some of what lands while it runs), with ctimes on a file server up to EDGE_NS behind or ahead of this
+    host, or in the future. Every file is reported exactly once, and the cursor stays small."""
+    rng = random.Random(17)
+    clock = 1_700_000_000 * SECOND
+    landed: list[tuple[int, LandedFile]] = []  # (true arrival on this host's clock, as the file server stamps it)
+    reported: list[str] = []
+    cursor = LandingCursor()
+    biggest = 0
+    for look in range(400):
+        for _ in range(rng.choice([0, 0, 1, 3, 40])):  # quiet spells and bursts
+            clock += rng.randrange(0, 5 * SECOND)
+            skew = rng.choice([0, 0, -EDGE_NS + SECOND, -30 * SECOND, 2 * SECOND, 3600 * SECOND])
+            name = f"usage_events/f{len(landed):05d}.jsonl"
+            landed.append((clock, LandedFile(name, clock + skew)))
+        clock += rng.randrange(0, 90 * SECOND)
+        started, listing_takes = clock, rng.randrange(0, 3 * SECOND)
+        # files landing during the listing: some seen, some not (a folder already walked)
+        during = []
+        for _ in range(rng.choice([0, 2])):
+            at = started + rng.randrange(0, listing_takes + 1)
+            during.append((at, LandedFile(f"usage_events/d{len(landed):05d}.jsonl", at)))
+        landed.extend(during)
+        seen = [f for at, f in landed if at < started] + [f for _, f in during if rng.random() < 0.5]
+        new = cursor.new_files(seen)
+        reported += [f.name for f in new]
+        cursor = cursor.advance(seen, listed_ns=started)
+        biggest = max(biggest, len(cursor.serialize()))
+        clock = started + listing_takes
+    final = cursor.new_files([f for _, f in landed])
+    reported += [f.name for f in final]
+    assert sorted(reported) == sorted(f.name for _, f in landed)  # each exactly once
+    assert len(landed) > 2000
+    # names only of files landed in the EDGE_NS before a look (and of those stamped in the future)
+    assert biggest < 8_000, biggest
 
 
 def test_a_corrected_reference_file_triggers_once(tmp_path, landing):
