@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
+from orchestration import sensors
 from orchestration.assets.serving import SERVING_KEY
 from orchestration.definitions import build_definitions
 from orchestration.schedules import build_daily_schedule
-from orchestration import sensors
 from orchestration.sensors import EDGE_NS, LandedFile, LandingCursor, build_landing_sensor
 from orchestration.settings import WAREHOUSE_POOL, Settings
 from tests.support.story import Landing, account, starts
@@ -111,7 +111,7 @@ def test_no_file_is_missed_or_reported_twice_while_files_land_during_listings():
     reported: list[str] = []
     cursor = LandingCursor()
     biggest = 0
-    for look in range(400):
+    for _ in range(400):
         for _ in range(rng.choice([0, 0, 1, 3, 40])):  # quiet spells and bursts
             clock += rng.randrange(0, 5 * SECOND)
             skew = rng.choice([0, 0, -EDGE_NS + SECOND, -30 * SECOND, 2 * SECOND, 3600 * SECOND])
