@@ -336,7 +336,7 @@ def load_stream(
         needs_links = any(GLOB_CHARACTERS.intersection(os.path.abspath(landing_dir / f)) for f in chunk)
         with tempfile.TemporaryDirectory(prefix="subwh-links-") if needs_links else nullcontext() as links:
             paths = _literal_paths(landing_dir, chunk, Path(links) if links else None)
-            signatures = landed_state.signatures(landing_dir, chunk)
+            signatures = landed_state.start_signatures(landing_dir, chunk)  # hashed while the files load
             try:
                 # Reading and validating happen before the transaction (into temp tables): an unreadable
                 # file is set aside, not a rollback.
@@ -347,7 +347,7 @@ def load_stream(
                     try:
                         _deduplicate(con, stream)
                         _publish(con, stream, report, readable, paths)
-                        landed_state.record_signatures(con, [s for s in signatures if s.source_file in readable])
+                        landed_state.record_signatures(con, [s for s in signatures.result() if s.source_file in readable])
                         con.execute("commit")
                     except BaseException:
                         con.execute("rollback")
