@@ -17,7 +17,7 @@ from orchestration.automation import follows_inputs
 from orchestration.metadata import frame_table
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
-from transforms import charts, report, sales
+from transforms import charts, report, sales, sparklines
 
 GROUP = "report"
 REVENUE_REPORT = dg.AssetKey(["reports", "revenue_report"])
@@ -55,8 +55,15 @@ def markdown_charts(draw: Callable[[duckdb.DuckDBPyConnection], dict[str, str]])
     return hook
 
 
-waterfall_charts = markdown_charts(charts.waterfall_charts)
-metrics_charts = markdown_charts(charts.metrics_charts)
+def with_trends(model_name: str, hook: MetadataHook) -> MetadataHook:
+    """`hook` preceded by the mart's inline trend lines (transforms/sparklines.py): short enough for the
+    UI to show on the asset's page, where the full charts sit behind "[Show Markdown]"."""
+    draw_trends = markdown_charts(lambda con: sparklines.trends(con, model_name))
+    return lambda con: {**draw_trends(con), **hook(con)}
+
+
+waterfall_charts = with_trends("marts/mrr_waterfall", markdown_charts(charts.waterfall_charts))
+metrics_charts = with_trends("marts/saas_metrics_monthly", markdown_charts(charts.metrics_charts))
 cohort_charts = markdown_charts(charts.cohort_charts)
 
 # Hooks by SQL model, for the assets that build them (orchestration/assets/mrr.py and metrics.py).
