@@ -168,7 +168,8 @@ def test_report_asset_writes_the_files_and_links_them(warehouse_file, tmp_path):
     finally:
         con.close()
     assert metadata["kpi_mrr"].value == float(mrr)
-    assert "| MRR |" in metadata["kpis"].value
+    # a table, which the UI shows inline (Markdown this long would hide behind "[Show Markdown]")
+    assert [r.data["kpi"] for r in metadata["kpis"].records][0] == "MRR"
 
 
 def test_waterfall_asset_attaches_its_charts(warehouse_file, tmp_path):
@@ -180,6 +181,12 @@ def test_waterfall_asset_attaches_its_charts(warehouse_file, tmp_path):
         image = metadata[key].value
         assert image.startswith("![") and "data:image/png;base64," in image
         assert len(image) < 60_000 * 4 / 3 + 100  # base64 of a PNG of at most 60 KB
+    # the trend lines the UI shows inline, latest month first in words (under its 1,000-character limit)
+    for key in ("trend_closing_mrr", "trend_customers"):
+        assert len(metadata[key].value) < 1000 and "data:image/svg+xml;base64," in metadata[key].value
+    preview = metadata["preview"]
+    assert [r.data["month"] for r in preview.records] == sorted((r.data["month"] for r in preview.records),
+                                                                reverse=True)
 
 
 def test_metrics_and_cohort_assets_attach_their_charts(warehouse_file, tmp_path):
