@@ -1,6 +1,6 @@
 """`subwh`: run the warehouse's assets without the UI, or generate a landing folder.
 
-    subwh run --landing DIR --warehouse FILE [--serving FILE] [--full-rebuild]
+    subwh run --landing DIR --warehouse FILE [--serving FILE] [--full-rebuild] [--verbose]
     subwh generate --accounts N --months M --seed S --out DIR
 """
 
