@@ -36,7 +36,8 @@ def one_line(message: str) -> str | None:
     cause = causes[-1]  # the innermost error: what the step itself raised
     for prefix in _ERROR_PREFIXES:
         cause = cause.removeprefix(prefix)
-    return f"{lines[0].rstrip()} {cause}"
+    head = lines[0].rstrip()
+    return f"{head[:-1]}: {cause}" if head.endswith(".") else f"{head} {cause}"
 
 
 class _ShortFailures(logging.Filter):

@@ -41,3 +41,15 @@ def test_run_refuses_bad_settings_at_start_up(tmp_path, capsys, monkeypatch):
         assert says in capsys.readouterr().err
         monkeypatch.delenv(name)
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_a_failed_step_is_one_line_on_the_console():
+    from orchestration.console import one_line
+
+    failure = ('__ASSET_JOB - 1 - sales - STEP_FAILURE - Execution of step "sales" failed.\n\n'
+               'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "sales"::\n\n'
+               'ValueError: staging.calendar is empty\n\nStack Trace:\n  File "x.py", line 1, in f\n    raise\n')
+    assert one_line(failure) == ('__ASSET_JOB - 1 - sales - STEP_FAILURE - Execution of step "sales" failed: '
+                                 'ValueError: staging.calendar is empty')
+    assert one_line('__ASSET_JOB - 1 - x - Dependencies for step x failed: [\'y\']. Not executing.') is None
+    assert one_line("a plain message") == "a plain message"
