@@ -202,3 +202,15 @@ def labels(condition: dg.AutomationCondition | None) -> set[str]:
     if condition is None:
         return set()
     return {condition.get_label() or "", *(label for child in condition.children for label in labels(child))}
+
+
+def test_the_cursor_of_earlier_versions_is_read():
+    # {"watermark_ns", "recent"}: the watermark stands for the last look, the names for the edge (event
+    # files were named without their arrival time: at worst they are reported once more, and ingestion
+    # skips files already loaded)
+    old = '{"watermark_ns": 5000000000000, "recent": ["reference/plans.csv@4999000000000"]}'
+    cursor = LandingCursor.parse(old)
+    plans = LandedFile("reference/plans.csv", 4_999 * SECOND)
+    arrived = LandedFile("usage_events/2025-03-02.jsonl", 5_001 * SECOND)
+    assert cursor.new_files([plans, arrived]) == [arrived]
+    assert LandingCursor.parse(cursor.serialize()) == cursor
