@@ -188,3 +188,24 @@ def test_an_old_loaded_files_table_is_upgraded(tmp_path):
     assert [c for (c,) in con.sql("select column_name from duckdb_columns() where table_name = 'loaded_files' "
                                   "order by column_index").fetchall()][-3:] == ["file_size", "file_mtime_ns",
                                                                                 "file_sha256"]
+
+
+def test_no_valid_subscription_event_is_one_sentence_naming_what_was_read(tmp_path):
+    import pytest
+
+    from transforms.load_outcome import NoValidEvents, require_subscription_events
+
+    landing, con = fresh(tmp_path)
+    with pytest.raises(NoValidEvents, match=r"^no valid subscription events: no event files in .*subscription_events "
+                                            r"\(expected \*\.jsonl, "):
+        require_subscription_events(con, landing.root, tmp_path / "warehouse.duckdb")
+    landing.add_lines("subscription_events", "a.jsonl", ['{"event_id": "x1", "event_type": "nope", '
+                                                        '"occurred_at": "2025-01-02T00:00:00Z", "account_id": "A"}'])
+    load_stream(con, landing.root, "subscription_events")
+    with pytest.raises(NoValidEvents) as error:
+        require_subscription_events(con, landing.root, tmp_path / "warehouse.duckdb")
+    assert "read 1 row(s) from 1 file(s)" in str(error.value) and "quarantined 1 (unknown_event_type 1)" in str(error.value)
+    assert "\n" not in str(error.value)
+    landing.add(account("A", on="2025-01-02"))
+    load_stream(con, landing.root, "subscription_events")
+    require_subscription_events(con, landing.root, tmp_path / "warehouse.duckdb")  # one valid event: fine
