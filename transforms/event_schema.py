@@ -25,6 +25,7 @@ class Field:
     kind: str = "text"  # text | timestamp | date | money | integer | percent | quantity | enum
     allowed: tuple[str, ...] = ()  # for enum
     non_negative: bool = False
+    minimum: int | None = None  # for integer: the smallest value that makes sense (below it: wrong_type)
     description: str = ""
 
 
@@ -51,6 +52,14 @@ STREAM_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("segment", "varchar"),
         Field("country", "varchar"),
         Field("sales_owner", "varchar"),
+        # Added after the first release: kept last, so a raw table made before them gains them in the same
+        # order (ingestion.ensure_raw_tables copies an older raw table into this order once).
+        Field("discount_amount", INPUT_MONEY, "money", non_negative=True,
+              description="Fixed amount off each charge, in currency, applied after discount_pct (a charge "
+                          "never goes below 0)."),
+        Field("interval_count", "integer", "integer", minimum=1,
+              description="Billing intervals per charge (default 1): a charge covers interval_count x 1, 3 or "
+                          "12 months."),
     ),
     "billing_events": (
         Field("invoice_id", "varchar"),
@@ -79,6 +88,7 @@ REQUIRED_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "subscription_paused": ("subscription_id",),
         "subscription_resumed": ("subscription_id",),
         "subscription_canceled": ("subscription_id",),
+        "subscription_cancel_withdrawn": ("subscription_id",),
     },
     "billing_events": {
         "invoice_issued": ("invoice_id", "subscription_id", "amount", "currency", "period_start", "period_end"),
