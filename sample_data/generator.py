@@ -260,26 +260,29 @@ def generate(
     gzip: bool = False,
     usage_granularity: str = "day",
     progress: bool = True,
+    format: str = "native",  # noqa: A002 - the command line's --format
 ) -> dict:
     """Write a landing folder (SPEC §1) for `accounts` accounts over `months` months; return a summary.
 
     The summary: {"accounts", "months", "files", "events": {stream: count}, "seconds"}; `files` counts
-    every file written (event files plus the two reference CSVs).
+    every file written (event files plus the two reference CSVs). `format="stripe"` writes the same company
+    as Stripe Events instead of subscription and billing events (sample_data/stripe_rendering.py); its
+    summary adds "stripe_events" (by type).
     """
     started = time.perf_counter()
     _check_arguments(accounts, months, seed, start_month, usage_granularity)
+    if format not in ("native", "stripe"):
+        raise GeneratorError(f"format must be 'native' or 'stripe', got {format!r}")
     out = Path(out_dir)
-    _prepare_output(
-        out,
-        dict(
-            accounts=accounts,
-            months=months,
-            seed=seed,
-            start_month=start_month,
-            gzip=gzip,
-            usage_granularity=usage_granularity,
-        ),
+    arguments = dict(
+        accounts=accounts,
+        months=months,
+        seed=seed,
+        start_month=start_month,
+        gzip=gzip,
+        usage_granularity=usage_granularity,
     )
+    _prepare_output(out, arguments if format == "native" else {**arguments, "format": format})
 
     root = SeedSequence(seed)
     life_seq, usage_seq, reference_seq, *render_seqs = root.spawn(3 + len(STREAMS))
@@ -294,13 +297,24 @@ def generate(
         usage_granularity,
     )
     _write_reference(out, simulation.calendar_months[:months], Generator(PCG64(reference_seq)))
+    stripe = None
+    if format == "stripe":
+        from sample_data.stripe_rendering import StripeWriter, write_stripe_plans
+
+        for stream in ("subscription_events", "billing_events"):  # Stripe's events hold them
+            (out / stream).rmdir()
+        write_stripe_plans(out / REFERENCE_DIR / "plans.csv", _stripe_constants(simulation))
+        stripe = StripeWriter(out, gzip, _stripe_constants(simulation))
 
     month_iter = tqdm(range(months), desc="generating", unit="month", disable=not progress, file=sys.stderr)
     try:
         for m in month_iter:
             subscription_events, billing_events = simulation.advance(m)
-            writer.write_events("subscription_events", subscription_events)
-            writer.write_events("billing_events", billing_events)
+            if stripe is not None:
+                stripe.write_month(int(simulation.day0[m + 1]) * DAY, subscription_events, billing_events)
+            else:
+                writer.write_events("subscription_events", subscription_events)
+                writer.write_events("billing_events", billing_events)
             # Usage is produced a day (or a week) at a time and rendered in batches of whole days: few
             # Polars calls for small runs, bounded memory for large ones.
             batch: list[pl.DataFrame] = []
@@ -316,13 +330,29 @@ def generate(
     finally:
         writer.close()
 
-    return {
+    summary = {
         "accounts": accounts,
         "months": months,
         "files": writer.files + 2,
         "events": dict(writer.events),
         "seconds": round(time.perf_counter() - started, 2),
     }
+    if stripe is not None:
+        summary["files"] += stripe.files
+        summary["events"] = {"usage_events": writer.events["usage_events"]}
+        summary["stripe_events"] = dict(sorted(stripe.types.items()))
+    return summary
+
+
+def _stripe_constants(simulation: _Simulation) -> dict:
+    """What the Stripe rendering needs of the generator's tables."""
+    return dict(
+        plan_ids=PLAN_IDS, plan_names=PLAN_NAMES, currencies=CURRENCIES, price_book=PRICE_BOOK,
+        seat_limits=SEAT_LIMIT, api_limits=API_LIMIT, countries=COUNTRIES, name_stems=NAME_STEMS,
+        name_nouns=NAME_NOUNS, segments=SEGMENTS, sales_owners=SALES_OWNERS,
+        subscription_event_types=SUBSCRIPTION_EVENT_TYPES, billing_event_types=BILLING_EVENT_TYPES,
+        account_currency=simulation.currency, epoch=int(simulation.day0[0]) * DAY,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -391,7 +421,7 @@ def _prepare_output(out: Path, arguments: dict) -> None:
                 f"output folder {out} is not empty and was not written by this generator (no {MARKER_FILE}); "
                 "pass an empty or new folder"
             )
-        for name in (*STREAMS, REFERENCE_DIR):
+        for name in (*STREAMS, REFERENCE_DIR, "stripe_events"):  # stripe_events: a --format stripe output
             if (out / name).is_dir():
                 shutil.rmtree(out / name)
     out.mkdir(parents=True, exist_ok=True)
