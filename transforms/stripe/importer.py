@@ -154,8 +154,8 @@ def import_stripe_log(input_path: Path, landing_dir: Path, *,
             report.not_imported.update(mapper.stats.not_imported)
             report.stale = mapper.stats.stale
             con.execute("insert or ignore into main.events select distinct id from work.ev")
+            report.plans_added = _add_plans(landing_dir, mapper.plans, report)  # idempotent: known plans stay
             report.files_written = outputs.land()
-            report.plans_added = _add_plans(landing_dir, mapper.plans, report)
             state.flush()
             con.execute("commit")
         except BaseException:
@@ -267,9 +267,10 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
                 if not line.strip():
                     continue
                 try:
-                    text = line.decode("utf-8")
+                    text = line.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError:
-                    outputs.reject((name, str(number)), "not UTF-8 text", line.decode("utf-8", "replace"), report)
+                    outputs.reject((name, str(number)), "not UTF-8 text",
+                                   line.decode("utf-8", "replace").rstrip("\r\n"), report)
                     continue
                 try:
                     value = strict_loads(text)

@@ -286,8 +286,8 @@ class Mapper:
                 ks["cancel"] = cancel_at
             # A discount's end is a change at that instant, scheduled now with the discount that follows it.
             if ks["started"] and kind != "canceled":
-                scheduled = [ends[0], {f: terms_after[key][f] for f in ("discount_pct", "discount_amount")}] \
-                    if ends else None
+                scheduled = [ends[0], {f: terms_after[key][f] for f in ("discount_pct", "discount_amount")
+                                       if terms_after[key][f] != terms[f]}] if ends else None
                 if scheduled != ks["dend"]:
                     if scheduled is not None:
                         emit(key, "subscription_changed", "discount_end", at, effective=scheduled[0], **scheduled[1])
@@ -530,7 +530,7 @@ class Mapper:
             self.stats.not_imported["invoice without a subscription"] += 1
             return []
         invoice_id, currency = invoice["id"], record["currency"]
-        row = {"event_type": None, "occurred_at": iso(event["created"]), "account_id": record["account"],
+        row = {"event_id": None, "event_type": None, "occurred_at": iso(event["created"]), "account_id": record["account"],
                "invoice_id": invoice_id, "subscription_id": record["subscription"], "currency": currency.upper()}
         event_type = event["type"]
         if event_type == "invoice.finalized":
