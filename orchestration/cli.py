@@ -2,6 +2,7 @@
 
     subwh run --landing DIR --warehouse FILE [--serving FILE] [--full-rebuild]
     subwh generate --accounts N --months M --seed S --out DIR
+    subwh import stripe --input PATH --landing DIR
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--usage-granularity", choices=["day", "week"], default="day")
     generate.add_argument("--no-progress", action="store_true")
 
+    from orchestration import stripe_cli
+
+    stripe_cli.register(commands)
+
     args = parser.parse_args(argv)
+    if args.command == "import":
+        return stripe_cli.run(args)
     if args.command == "run":
         return run_command(args)
     return generate_command(args)
