@@ -1,7 +1,7 @@
 """`subwh`: run the warehouse's assets without the UI, or generate a landing folder.
 
     subwh run --landing DIR --warehouse FILE [--serving FILE] [--full-rebuild]
-    subwh generate --accounts N --months M --seed S --out DIR
+    subwh generate --accounts N --months M --seed S --out DIR [--format stripe]
     subwh import stripe --input PATH --landing DIR
 """
 
@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--gzip", action="store_true")
     generate.add_argument("--usage-granularity", choices=["day", "week"], default="day")
     generate.add_argument("--no-progress", action="store_true")
+    generate.add_argument("--format", choices=["native", "stripe"], default="native",
+                          help="native: the SPEC §1 landing folder; stripe: the same company as Stripe events "
+                               "(stripe_events/, for `subwh import stripe`), usage and reference files")
 
     from orchestration import stripe_cli
 
@@ -218,6 +221,7 @@ def generate_command(args: argparse.Namespace) -> int:
         summary = generate(
             args.out, accounts=args.accounts, months=args.months, seed=args.seed, start_month=args.start_month,
             gzip=args.gzip, usage_granularity=args.usage_granularity, progress=not args.no_progress,
+            format=args.format,
         )
     except ValueError as error:  # GeneratorError: bad arguments or an output folder it must not overwrite
         print(f"subwh generate: {error}", file=sys.stderr)

@@ -84,7 +84,7 @@ def write_stripe_plans(path: Path, c: dict) -> None:
         usd = int(c["price_book"][0, tier])
         for currency in c["currencies"]:
             for interval in INTERVAL_WORD:
-                name = f"{c['plan_names'][tier]} ({currency}, {INTERVAL_WORD[interval]})"
+                name = f"{c['plan_names'][tier]} {currency} {INTERVAL_WORD[interval]}"
                 lines.append(",".join([lookup_key(plan_id, currency, interval), name, str(tier + 1),
                                        str(int(c["seat_limits"][tier])), "" if api < 0 else str(api),
                                        f"{usd // 100}.{usd % 100:02d}"]))
@@ -119,6 +119,7 @@ class StripeWriter:
             if frame.height:
                 for row in frame.sort(["second", "event_type", "account"]).iter_rows(named=True):
                     rows.append((row["second"], stream_rank, row))
+        rows.sort(key=lambda r: (r[0], r[1]))  # stable: each stream keeps its own order within a second
         lines: dict[int, list[str]] = {}
 
         def emit(event: dict) -> None:
