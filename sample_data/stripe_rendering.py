@@ -1,4 +1,4 @@
-"""The generator's simulated company as Stripe sees it: Stripe Event objects (JSON lines), current API shape.
+"""The generator's simulated company as Stripe sees it: Stripe Event objects (JSON lines), API version basil.
 
 `generate(..., format="stripe")` runs the same simulation as the native landing folder (same seed, same
 accounts, subscriptions, prices, changes, cancellations, invoices, payments) and hands each month's
@@ -9,7 +9,7 @@ object and writes what Stripe would have sent, one file per UTC day in `stripe_e
 - `customer.subscription.created` / `.updated` / `.deleted` with the full subscription object (billing
   periods on the items, `discounts` as ids, `pause_collection`, `cancel_at_period_end`/`cancel_at`) and
   `previous_attributes` on updates; `customer.discount.created` / `.deleted` carry the discounts the ids
-  stand for (a coupon per percentage, duration forever);
+  stand for, each with its coupon (one per percentage, duration forever, announced by `coupon.created`);
 - `invoice.finalized`, `invoice.payment_failed`, `invoice_payment.paid`, `invoice.paid` (invoices tied to
   their subscription through `parent.subscription_details`), `charge.refunded` (the charge found through
   its payment intent, as the current API links them).
@@ -38,7 +38,11 @@ import numpy as np
 import polars as pl
 
 STRIPE_DIR = "stripe_events"
-API_VERSION = "2025-09-30.clover"
+# The last version of the `basil` line: billing periods on subscription items, `discounts` on subscriptions,
+# invoices tied to subscriptions through `parent.subscription_details`. Not `clover` (2025-09-30 on), whose
+# Discount no longer embeds its coupon (`source.coupon` is a coupon id, even in events): rendered as
+# clover, an importer would also need the coupon.created events, which this rendering sends as well.
+API_VERSION = "2025-08-27.basil"
 DAY = 86400
 
 # Stripe's currencies without minor unit, and with three decimals (amounts are sent as they are, or x1000).
@@ -107,6 +111,7 @@ class StripeWriter:
         self.prices: dict[tuple[int, int, int], dict] = {}
         self.queue: list[tuple[int, int, str, tuple[int, int], dict]] = []  # (at, order, kind, key, fields)
         self.queued = 0
+        self.coupons: set[int] = set()
         self.refunds_skipped = 0  # refunds of invoices that were never paid: Stripe has no charge to refund
 
     # ------------------------------------------------------------------------------------------ month
@@ -293,19 +298,23 @@ class StripeWriter:
             s["discount_id"] = None
         s["discount"] = percent
         if percent > 0:
+            if percent not in self.coupons:  # the merchant makes the coupon before its first use
+                self.coupons.add(percent)
+                self._event("coupon.created", at, self._coupon(percent))
             s["discounts_made"] += 1
             s["discount_id"] = f"di_{s['id'][4:]}_{s['discounts_made']}"
             self._event("customer.discount.created", at, self._discount(s, percent, s["discount_id"], at))
 
     def _discount(self, s: dict, percent: int, discount_id: str, at: int) -> dict:
-        coupon = {"id": f"pct{percent}", "object": "coupon", "amount_off": None, "created": self.c["epoch"],
-                  "currency": None, "duration": "forever", "duration_in_months": None, "livemode": False,
-                  "max_redemptions": None, "metadata": {}, "name": f"{percent}% off",
-                  "percent_off": float(percent), "redeem_by": None, "times_redeemed": 0, "valid": True}
         return {"id": discount_id, "object": "discount", "checkout_session": None, "customer": s["customer"],
-                "end": None, "invoice": None, "invoice_item": None, "promotion_code": None,
-                "source": {"coupon": coupon, "type": "coupon"}, "start": at, "subscription": s["id"],
-                "subscription_item": None}
+                "coupon": self._coupon(percent), "end": None, "invoice": None, "invoice_item": None,
+                "promotion_code": None, "start": at, "subscription": s["id"], "subscription_item": None}
+
+    def _coupon(self, percent: int) -> dict:
+        return {"id": f"pct{percent}", "object": "coupon", "amount_off": None, "created": self.c["epoch"],
+                "currency": None, "duration": "forever", "duration_in_months": None, "livemode": False,
+                "max_redemptions": None, "metadata": {}, "name": f"{percent}% off",
+                "percent_off": float(percent), "redeem_by": None, "times_redeemed": 0, "valid": True}
 
     def _apply_terms(self, s: dict, fields: dict, at: int) -> None:
         for name in ("tier", "quantity", "interval"):

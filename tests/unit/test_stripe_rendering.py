@@ -65,7 +65,7 @@ def test_every_line_is_a_stripe_event_in_time_order(company):
     assert dict(counted) == summary["stripe_events"]
     assert {"customer.created", "customer.subscription.created", "customer.subscription.updated",
             "customer.subscription.deleted", "customer.discount.created", "invoice.finalized", "invoice.paid",
-            "invoice_payment.paid", "invoice.payment_failed", "charge.refunded"} <= set(counted)
+            "invoice_payment.paid", "invoice.payment_failed", "charge.refunded", "coupon.created"} <= set(counted)
 
 
 def test_same_seed_same_files_and_the_native_usage_and_rates(company, tmp_path):
@@ -183,12 +183,14 @@ def test_pauses_set_and_clear_pause_collection(company):
 
 def test_discount_ids_are_sent_before_they_are_used(company):
     _, _, events, _ = company
-    known = set()
+    known, coupons = set(), set()
     used = 0
     for event in events:
         obj = event["data"]["object"]
-        if event["type"] == "customer.discount.created":
-            assert obj["source"]["type"] == "coupon" and obj["source"]["coupon"]["percent_off"] > 0
+        if event["type"] == "coupon.created":
+            coupons.add(obj["id"])
+        elif event["type"] == "customer.discount.created":
+            assert obj["coupon"]["id"] in coupons and obj["coupon"]["percent_off"] > 0
             known.add(obj["id"])
         elif obj["object"] == "subscription":
             for discount in obj["discounts"]:
