@@ -50,8 +50,9 @@ KPIS = [
 
 # One line each, in the words of SPEC §3-§5 (docs/metrics.md has the long form).
 DEFINITIONS = [
-    ("MRR", "Monthly recurring revenue at the month's end: price × seats × (1 − discount) per month of every "
-            "active subscription, in USD at that month's FX rate. Trials, paused and canceled subscriptions count 0."),
+    ("MRR", "Monthly recurring revenue at the month's end: price × seats × (1 − discount %) less any fixed "
+            "discount, per month of the billing period, of every active subscription, in USD at that month's FX "
+            "rate. Trials, paused and canceled subscriptions count 0."),
     ("ARR", "Annual run rate: MRR × 12."),
     ("Customers", "Accounts with MRR above 0 at the month's end."),
     ("ARPA", "Average revenue per account: MRR / customers."),
