@@ -104,7 +104,7 @@ select
                     - coalesce(discount_amount, 0),
                 0
             ),
-            coalesce(interval_count, 1)
+            coalesce(interval_count, 1)::bigint
             * case billing_interval when 'month' then 1 when 'quarter' then 3 when 'year' then 12 end
         )
         else 0

@@ -238,3 +238,15 @@ def test_a_warehouse_from_before_the_new_fields_is_upgraded(tmp_path, monkeypatc
     assert con.sql("select count(*), count(interval_count) from raw.subscription_events").fetchall() == [(3, 1)]
     # the rows loaded before kept their provenance, and a re-run loads nothing again
     assert load_stream(con, landing.root, "subscription_events").files_read == []
+
+
+def test_the_largest_terms_do_not_stop_a_run(tmp_path):
+    """interval_count is a 32-bit integer and a charge can reach 10^18: months and the annualized charge are
+    worked out in 64- and 128-bit integers, not in the raw columns' types."""
+    landing = Landing(tmp_path)
+    landing.add(account("A", "2025-01-02"),
+                starts("A", "2025-01-05", price="999999999999", seats=1_000_000, interval="year",
+                       interval_count=2_147_483_647))
+    con = build(landing)
+    # 999,999,999,999 x 1,000,000 / (2,147,483,647 x 12 months) = 38,805,107.2886... -> 38,805,107.29
+    assert mrr_by_account(con, JAN) == {"A": D("38805107.29")}
