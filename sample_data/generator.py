@@ -341,6 +341,7 @@ def generate(
         summary["files"] += stripe.files
         summary["events"] = {"usage_events": writer.events["usage_events"]}
         summary["stripe_events"] = dict(sorted(stripe.types.items()))
+        summary["stripe_refunds_left_out"] = stripe.refunds_skipped  # of invoices never paid: no charge
     return summary
 
 
