@@ -108,6 +108,7 @@ class StripeWriter:
         self.types: dict[str, int] = {}
         self.subscriptions: dict[tuple[int, int], dict] = {}
         self.invoices: dict[int, dict] = {}
+        self.latest_invoice: dict[int, int] = {}  # account -> its latest invoice number
         self.prices: dict[tuple[int, int, int], dict] = {}
         self.queue: list[tuple[int, int, str, tuple[int, int], dict]] = []  # (at, order, kind, key, fields)
         self.queued = 0
@@ -267,11 +268,13 @@ class StripeWriter:
         obj = self._render(s)
         previous = None
         if event_type == "customer.subscription.updated":
-            before = s["object"]
+            # the object as last sent, rendered again from the state then: a few fields a subscription
+            # instead of a whole object each, so memory follows the live subscriptions, not their size
+            before = self._render(s["sent"])
             previous = {k: before[k] for k in obj if before.get(k) != obj[k]}
             if not previous:
                 return  # nothing Stripe would report
-        s["object"] = obj
+        s["sent"] = {k: v for k, v in s.items() if k != "sent"}
         self._event(event_type, at, obj, previous, requested)
 
     def _new_subscription(self, row: dict, status: str) -> dict:
@@ -283,8 +286,8 @@ class StripeWriter:
              "interval": 1, "quantity": 1, "currency": currency, "discount": 0, "discount_id": None,
              "discounts_made": 0, "period_start": at, "period_end": _add_months(at, 1), "cancel_at": None,
              "canceled_at": None, "cancel_reason": None, "ended_at": None, "paused": False,
-             "latest_invoice": None, "trial_start": None, "trial_end": None, "object": None,
-             "invoices": 0}
+             "latest_invoice": None, "trial_start": None, "trial_end": None, "sent": None,
+             "invoices": 0, "key": (account, seq)}
         self.subscriptions[(account, seq)] = s
         return s
 
@@ -372,6 +375,7 @@ class StripeWriter:
     def _end(self, s: dict, at: int, reason: str, requested: bool) -> None:
         s.update(status="canceled", ended_at=at, canceled_at=s["canceled_at"] or at, cancel_reason=reason)
         self._publish("customer.subscription.deleted", at, s, requested=requested)
+        del self.subscriptions[s["key"]]  # Stripe never revives a canceled subscription: forget it
 
     def _schedule(self, at: int, kind: str, key: tuple[int, int], row: dict) -> None:
         fields = {name: row.get(name) for name in ("tier", "quantity", "interval", "discount")}
@@ -380,8 +384,8 @@ class StripeWriter:
 
     def _fire(self, at: int, _order: int, kind: str, key: tuple[int, int], fields: dict) -> None:
         """A scheduled cancellation or change takes effect (Stripe sends it now)."""
-        s = self.subscriptions[key]
-        if s["status"] == "canceled":
+        s = self.subscriptions.get(key)
+        if s is None:  # ended before it was due
             return
         if kind == "delete":
             self._end(s, at, "cancellation_requested", requested=False)
@@ -394,7 +398,7 @@ class StripeWriter:
     def _billing_event(self, row: dict) -> None:
         kind = self.c["billing_event_types"][row["event_type"]]
         at, key = row["second"], (row["account"], row["seq"])
-        s = self.subscriptions[key]
+        s = self.subscriptions.get(key)  # None once it ended (a refund after a cancellation)
         number = int(row["invoice"])
         if kind == "invoice_issued":
             period_start, period_end = int(row["period_start"]) * DAY, (int(row["period_end"]) + 1) * DAY
@@ -416,13 +420,13 @@ class StripeWriter:
                 "payment": {"payment_intent": f"pi_{number + 1:010d}", "type": "payment_intent"},
                 "status": "paid", "status_transitions": {"canceled_at": None, "paid_at": at}}, requested=False)
             self._event("invoice.paid", at, self._invoice_object(invoice), requested=False)
-            if s["status"] == "past_due":
+            if s is not None and s["status"] == "past_due":
                 s["status"] = "active"
                 self._publish("customer.subscription.updated", at, s, requested=False)
         elif kind == "payment_failed":
             invoice["attempts"] += 1
             self._event("invoice.payment_failed", at, self._invoice_object(invoice), requested=False)
-            if s["status"] == "active":
+            if s is not None and s["status"] == "active":
                 s["status"] = "past_due"
                 self._publish("customer.subscription.updated", at, s, requested=False)
         elif kind == "refund_issued":
@@ -437,7 +441,7 @@ class StripeWriter:
                 "balance_transaction": f"txn_{number + 1:010d}", "billing_details": {
                     "address": None, "email": None, "name": None, "phone": None},
                 "captured": True, "created": invoice["paid_at"], "currency": invoice["currency"],
-                "customer": s["customer"], "description": "Subscription update", "disputed": False,
+                "customer": invoice["customer"], "description": "Subscription update", "disputed": False,
                 "failure_code": None, "failure_message": None, "livemode": False, "metadata": {},
                 "outcome": {"network_status": "approved_by_network", "reason": None, "risk_level": "normal",
                             "seller_message": "Payment complete.", "type": "authorized"},
@@ -458,6 +462,10 @@ class StripeWriter:
             "paid_at": None, "refunded": 0, "reason": "subscription_create" if s["invoices"] == 1
             else "subscription_cycle", "discount_id": s["discount_id"],
         }
+        # an account's refunds and payment retries are of its latest invoice: older ones are forgotten, so
+        # memory does not grow with the months generated
+        self.invoices.pop(self.latest_invoice.get(row["account"]), None)
+        self.latest_invoice[row["account"]] = number
         self.invoices[number] = invoice
         return invoice
 
