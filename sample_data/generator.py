@@ -326,7 +326,8 @@ def generate(
             if batch:
                 writer.write_events("usage_events", pl.concat(batch))
             if progress:
-                month_iter.set_postfix(events=f"{sum(writer.events.values()):,}")
+                written = sum(writer.events.values()) + (stripe.events if stripe is not None else 0)
+                month_iter.set_postfix(events=f"{written:,}")
     finally:
         writer.close()
 
