@@ -505,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="reuse a cached landing folder even if generator.py changed since (same arguments)")
     parser.add_argument("--generate-only", action="store_true", help="only make sure the landing folders exist")
     parser.add_argument("--usage", choices=["day", "week"], help="override the scale's usage granularity")
+    parser.add_argument("--stripe-import", type=int, metavar="EVENTS",
+                        help="instead: import this many synthetic Stripe events (benchmarks/stripe_import.py)")
     # Hidden sub-commands run in child processes, so each has its own peak RSS.
     parser.add_argument("command", nargs="?", choices=["_generate", "_build"], help=argparse.SUPPRESS)
     parser.add_argument("--accounts", type=int, help=argparse.SUPPRESS)
@@ -522,6 +524,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     Path(args.cache).mkdir(parents=True, exist_ok=True)
+    if args.stripe_import:
+        import stripe_import  # beside this script
+
+        text = stripe_import.record(stripe_import.run(args.stripe_import, Path(args.cache)), git_commit(),
+                                    json.dumps(machine()))
+        print(text)
+        if not args.no_record:
+            append_results(text)
+            print(f"appended to {RESULTS}")
+        return 0
     scales = [SCALES[name] for name in (args.scale or ["S"])]
     if args.usage:
         scales = [dataclasses.replace(s, name=f"{s.name}-{args.usage}", usage_granularity=args.usage) for s in scales]

@@ -35,6 +35,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
+import orjson
+
 from transforms.stripe.mapping import MAPPED_TYPES, TYPE_RANK, Mapper, NotAnEvent, Plan, check_event
 from transforms.stripe.state import State
 
@@ -105,13 +107,10 @@ class StripeImportReport:
         return lines
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not JSON (RFC 8259)")
-
-
-def strict_loads(text: str):
-    """Parse strict JSON: Python's json already refuses trailing commas and comments; NaN and Infinity too."""
-    return json.loads(text, parse_constant=_reject_constant)
+def strict_loads(data: bytes | str):
+    """Parse strict JSON (RFC 8259): orjson refuses NaN, Infinity, trailing commas, comments and text that is
+    not UTF-8. Raises ValueError (orjson.JSONDecodeError is one)."""
+    return orjson.loads(data)
 
 
 def import_stripe_log(input_path: Path, landing_dir: Path, *,
@@ -238,7 +237,8 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
         try:
             event_id, event_type, created = check_event(value)
         except NotAnEvent as error:
-            outputs.reject(where, f"not a Stripe Event: {error}", raw if raw is not None else _dump(value), report)
+            text = raw.decode("utf-8", "replace").rstrip("\r\n") if isinstance(raw, bytes) else _dump(value)
+            outputs.reject(where, f"not a Stripe Event: {error}", text, report)
             return
         keep(value, event_id, event_type, created, order)
 
@@ -252,13 +252,12 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
                 with _open(path) as handle:
                     blob = handle.read()
                 try:
-                    text = blob.decode("utf-8")
-                    value = strict_loads(text)
-                except (UnicodeDecodeError, ValueError) as error:
-                    outputs.reject((name, "1"), f"not JSON: {_first_line(error)}", blob[:RAW_LIMIT].decode(
-                        "utf-8", "replace"), report)
+                    value = strict_loads(blob)
+                except ValueError as error:
+                    outputs.reject((name, "1"), _parse_reason(error), blob[:RAW_LIMIT].decode("utf-8", "replace"),
+                                   report)
                     continue
-                seq += take(value, (name, "1"), text, seq)
+                seq += take(value, (name, "1"), None, seq)
                 continue
             for number, line in _lines(path):
                 read += 1
@@ -267,17 +266,12 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
                 if not line.strip():
                     continue
                 try:
-                    text = line.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError:
-                    outputs.reject((name, str(number)), "not UTF-8 text",
+                    value = strict_loads(line)
+                except ValueError as error:
+                    outputs.reject((name, str(number)), _parse_reason(error),
                                    line.decode("utf-8", "replace").rstrip("\r\n"), report)
                     continue
-                try:
-                    value = strict_loads(text)
-                except ValueError as error:
-                    outputs.reject((name, str(number)), f"not JSON: {_first_line(error)}", text, report)
-                    continue
-                seq += take(value, (name, str(number)), text, seq)
+                seq += take(value, (name, str(number)), line, seq)
         except (OSError, EOFError, zlib.error) as error:
             # A broken gzip stream or an unreadable file: what was read stays, the rest of the file is reported.
             outputs.reject((name, str(number + 1)), f"file unreadable from here on: {_first_line(error)}", "", report)
@@ -313,6 +307,11 @@ def _dump(value) -> str:
         return repr(value)[:RAW_LIMIT]
 
 
+def _parse_reason(error: Exception) -> str:
+    text = _first_line(error)
+    return "not UTF-8 text" if "UTF-8" in text else f"not JSON: {text}"
+
+
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
@@ -327,24 +326,24 @@ class _Outputs:
     def __init__(self, landing_dir: Path, stamp: str):
         self.landing_dir = landing_dir
         self.stamp = stamp
-        self.handles: dict[str, tuple[Path, io.TextIOBase]] = {}
+        self.handles: dict[str, tuple[Path, io.BufferedWriter]] = {}
         self.rejected_name: str | None = None
 
-    def _handle(self, folder: str) -> io.TextIOBase:
+    def _handle(self, folder: str) -> io.BufferedWriter:
         if folder not in self.handles:
             directory = self.landing_dir / folder
             directory.mkdir(parents=True, exist_ok=True)
             temp = directory / f".stripe-{self.stamp}.jsonl.tmp"
-            self.handles[folder] = (temp, temp.open("w", encoding="utf-8", buffering=1 << 20))
+            self.handles[folder] = (temp, temp.open("wb", buffering=1 << 20))
         return self.handles[folder][1]
 
     def write(self, stream: str, row: dict) -> None:
-        self._handle(stream).write(json.dumps(row, separators=(",", ":")) + "\n")
+        self._handle(stream).write(orjson.dumps(row) + b"\n")
 
     def reject(self, where: tuple[str, str], reason: str, raw: str, report: StripeImportReport) -> None:
         report.rejected[reason.split(":")[0]] += 1
         record = {"file": where[0], "line": where[1], "reason": reason, "raw": raw[:RAW_LIMIT]}
-        self._handle("rejected").write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle("rejected").write(orjson.dumps(record) + b"\n")
 
     def land(self) -> list[str]:
         landed = []

@@ -34,9 +34,12 @@ class State:
         self.con = con
         self._cache: dict[str, dict[str, object]] = {t: {} for t in _KV}
         self._dirty: dict[str, set[str]] = {t: set() for t in _KV}
+        self._empty: set[str] = set(_KV) if con is None else set()
         if con is not None:
             for table, columns in TABLES.items():
                 con.execute(f"create table if not exists {table} ({columns})")
+            # Tables empty at the start (a first import) are never looked up: everything is in the cache.
+            self._empty = {t for t in _KV if con.execute(f"select not exists (select 1 from {t})").fetchone()[0]}
 
     @classmethod
     def open(cls, folder: Path) -> State:
@@ -51,7 +54,7 @@ class State:
         if key in cache:
             return cache[key]
         value = None
-        if self.con is not None:
+        if table not in self._empty:
             column = {"payment_refs": "invoice", "charges": "refunded"}.get(table, "body")
             row = self.con.execute(f"select {column} from {table} where id = ?", (key,)).fetchone()
             if row is not None:
