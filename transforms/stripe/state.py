@@ -24,6 +24,7 @@ TABLES = {
     "charges": "id text primary key, refunded integer",  # amount refunded so far (minor unit)
     "discounts": "id text primary key, body text",  # discount objects from customer.discount.* events
 }
+CACHE_ENTRIES = 250_000  # subscriptions, customers, invoices, ... kept in memory during an import
 _KV = ("subscriptions", "customers", "invoices", "payment_refs", "charges", "discounts")
 
 
@@ -65,6 +66,15 @@ class State:
     def put(self, table: str, key: str, value) -> None:
         self._cache[table][key] = value
         self._dirty[table].add(key)
+
+    def trim(self, limit: int = CACHE_ENTRIES) -> None:
+        """Past `limit` entries in memory, write the changes and forget the cache (lookups go to SQLite)."""
+        if self.con is None or sum(len(c) for c in self._cache.values()) <= limit:
+            return
+        self.flush()
+        for cache in self._cache.values():
+            cache.clear()
+        self._empty = set()
 
     def flush(self) -> None:
         """Write the changed entries (in the caller's open transaction)."""
