@@ -123,15 +123,17 @@ CURRENT_ROWS = [
     bill_row("ch_C1:refunded:2500", "refund_issued", "2025-01-20T10:00:00Z", "cus_C", "in_C1", "si_C1", "25.00", "USD"),
 ]
 
-# Worked out by hand from events-page.json: two updates in the same second, listed newest first (3 seats,
-# then 2): read oldest first, 2 seats and then 3.
+# Worked out by hand from events-page.json: two updates in the same second, listed newest first (the newer
+# one moves to the Growth price, the older one to 2 seats): read oldest first, the seats change and then
+# the plan (read newest first, evt_3004 would change both and evt_3003 change the plan back).
 PAGE_ROWS = [
     {"event_id": "evt_3001", "event_type": "account_created", "occurred_at": "2025-02-01T00:00:00Z",
      "account_id": "cus_E", "account_name": "Elm & Co", "segment": "SMB", "country": "GB"},
     sub_row("evt_3002", "subscription_started", "2025-02-01T00:00:00Z", "cus_E", "sub_E", plan_id="starter-gbp",
             billing_interval="month", quantity=1, unit_price="9.00", currency="GBP"),
     sub_row("evt_3003", "subscription_changed", "2025-02-03T00:00:00Z", "cus_E", "sub_E", quantity=2),
-    sub_row("evt_3004", "subscription_changed", "2025-02-03T00:00:00Z", "cus_E", "sub_E", quantity=3),
+    sub_row("evt_3004", "subscription_changed", "2025-02-03T00:00:00Z", "cus_E", "sub_E", plan_id="growth-gbp",
+            unit_price="19.00"),
 ]
 
 
@@ -363,6 +365,35 @@ def test_a_subscription_first_seen_from_a_list_endpoint_starts_at_its_own_dates(
         ("subscription_started", "2024-01-15T00:00:00Z", None),
         ("subscription_canceled", "2024-06-30T00:00:00Z", "2024-07-01T00:00:00Z"),
     ]
+
+
+def test_a_deletion_at_the_scheduled_instant_is_no_second_cancellation():
+    mapper = Mapper(State())
+    t0, period_end = 1735689600, 1735689600 + 31 * 86400
+    mapper.map(_event(1, t0, _sub(current_period_end=period_end), "customer.subscription.created"))
+    rows = mapper.map(_event(2, t0 + 86400, _sub(current_period_end=period_end, cancel_at_period_end=True)))
+    assert [(r["event_type"], r.get("effective_at")) for _, r in rows] == [
+        ("subscription_canceled", "2025-02-01T00:00:00Z")]
+    ended = _sub(status="canceled", current_period_end=period_end, ended_at=period_end, canceled_at=t0 + 86400)
+    assert mapper.map(_event(3, period_end, ended, "customer.subscription.deleted")) == []
+    # canceled now instead, before the scheduled instant: a cancellation at ended_at
+    mapper = Mapper(State())
+    mapper.map(_event(1, t0, _sub(current_period_end=period_end), "customer.subscription.created"))
+    mapper.map(_event(2, t0 + 86400, _sub(current_period_end=period_end, cancel_at_period_end=True)))
+    now = _sub(status="canceled", current_period_end=period_end, ended_at=t0 + 2 * 86400, canceled_at=t0 + 2 * 86400)
+    rows = mapper.map(_event(3, t0 + 2 * 86400, now, "customer.subscription.deleted"))
+    assert [(r["event_type"], r["occurred_at"], r.get("effective_at")) for _, r in rows] == [
+        ("subscription_canceled", "2025-01-03T00:00:00Z", None)]
+
+
+def test_a_customer_update_writes_only_when_an_account_field_changes():
+    mapper = Mapper(State())
+    customer = {"id": "cus_1", "object": "customer", "name": "One", "email": "a@one.test", "balance": 0,
+                "address": {"country": "FR"}, "metadata": {"segment": "SMB"}}
+    assert len(mapper.map(_event(1, 1735689600, customer, "customer.created"))) == 1
+    assert mapper.map(_event(2, 1735689700, {**customer, "balance": -500}, "customer.updated")) == []
+    rows = mapper.map(_event(3, 1735689800, {**customer, "metadata": {"segment": "Enterprise"}}, "customer.updated"))
+    assert [r["segment"] for _, r in rows] == ["Enterprise"]
 
 
 def test_an_older_snapshot_after_a_newer_one_is_skipped():
