@@ -396,6 +396,31 @@ def test_a_customer_update_writes_only_when_an_account_field_changes():
     assert [r["segment"] for _, r in rows] == ["Enterprise"]
 
 
+def test_status_paused_after_a_trial_starts_nothing_until_active():
+    """Stripe's status `paused`: a trial that ended without a payment method (docs/stripe.md)."""
+    mapper = Mapper(State())
+    t0, trial_end = 1735689600, 1735689600 + 14 * 86400
+    trial = {"trial_start": t0, "trial_end": trial_end}
+    assert _types(mapper.map(_event(1, t0, _sub(status="trialing", **trial), "customer.subscription.created"))) == [
+        ("evt_1", "trial_started", "sub_1")]
+    assert mapper.map(_event(2, trial_end, _sub(status="paused", **trial))) == []
+    assert _types(mapper.map(_event(3, trial_end + 86400, _sub(**trial)))) == [("evt_3", "subscription_started", "sub_1")]
+    # status paused after paying: paused, then resumed
+    assert _types(mapper.map(_event(4, trial_end + 2 * 86400, _sub(status="paused", **trial)))) == [
+        ("evt_4", "subscription_paused", "sub_1")]
+    assert _types(mapper.map(_event(5, trial_end + 3 * 86400, _sub(**trial)))) == [
+        ("evt_5", "subscription_resumed", "sub_1")]
+
+
+def test_weekly_prices_become_a_monthly_price():
+    mapper = Mapper(State())
+    sub = _sub()
+    sub["items"]["data"][0]["price"]["recurring"] = {"interval": "week", "interval_count": 2}
+    (_, row), = mapper.map(_event(1, 1735689600, sub, "customer.subscription.created"))
+    # 10.00 every 2 weeks = 10.00 x 52/12 / 2 = 21.666666... -> 21.666667 a month
+    assert (row["billing_interval"], row.get("interval_count", 1), row["unit_price"]) == ("month", 1, "21.666667")
+
+
 def test_an_older_snapshot_after_a_newer_one_is_skipped():
     mapper = Mapper(State())
     t0 = 1735689600
