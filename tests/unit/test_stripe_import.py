@@ -208,6 +208,20 @@ def test_gzip_lines_give_the_same_rows(tmp_path):
     assert landed(tmp_path / "landing") == by_id(CURRENT_ROWS)
 
 
+def test_a_truncated_gzip_keeps_what_was_read_and_the_next_files(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    packed = gzip.compress((FIXTURES / "v2020-08-27.jsonl").read_bytes())
+    (folder / "a-broken.jsonl.gz").write_bytes(packed[: len(packed) // 2])
+    (folder / "b-page.json.gz").write_bytes(gzip.compress((FIXTURES / "events-page.json").read_bytes()))
+    report = import_stripe_log(folder, tmp_path / "landing")
+    (rejected,) = [json.loads(x) for x in Path(report.rejected_file).read_text().splitlines()]
+    assert rejected["file"] == "a-broken.jsonl.gz" and rejected["reason"].startswith("file unreadable from here on")
+    rows = landed(tmp_path / "landing")
+    assert {k: v for k, v in rows.items() if k.startswith("evt_3")} == by_id(PAGE_ROWS)  # the next file: all of it
+    assert "evt_1001" in rows  # the broken file's first lines
+
+
 def test_bad_lines_go_to_rejected_with_file_line_and_reason(tmp_path):
     good = (FIXTURES / "v2020-08-27.jsonl").read_text().splitlines()
     nan = good[0].replace('"balance": 0', '"balance": NaN')
