@@ -43,8 +43,8 @@ def test_imported_stripe_log_builds_the_mrr_worked_out_by_hand(tmp_path):
     # cus_D: 2 x 120.500 KWD x 0.9 = 216.900 a year / 12 = 18.075 KWD x 3.25 = 58.74375 -> 58.74 USD; paused
     # through February (resumed Mar 10).
     expected |= {("cus_D", m): Decimal("58.74") for m in months if m != 2}
-    # cus_E: 3 seats x 9.00 GBP = 27.00 x 1.25 = 33.75 USD from February.
-    expected |= {("cus_E", m): Decimal("33.75") for m in range(2, 8)}
+    # cus_E: 2 seats x 19.00 GBP (Growth, from Feb 3) = 38.00 x 1.25 = 47.50 USD from February.
+    expected |= {("cus_E", m): Decimal("47.50") for m in range(2, 8)}
     assert got == expected
     # the withdrawn cancellation is no churn-risk signal; the accounts come from the Stripe customers
     accounts = {r["account_id"]: r for r in rows(con, "select * from marts.accounts")}

@@ -123,15 +123,17 @@ CURRENT_ROWS = [
     bill_row("ch_C1:refunded:2500", "refund_issued", "2025-01-20T10:00:00Z", "cus_C", "in_C1", "si_C1", "25.00", "USD"),
 ]
 
-# Worked out by hand from events-page.json: two updates in the same second, listed newest first (3 seats,
-# then 2): read oldest first, 2 seats and then 3.
+# Worked out by hand from events-page.json: two updates in the same second, listed newest first (the newer
+# one moves to the Growth price, the older one to 2 seats): read oldest first, the seats change and then
+# the plan (read newest first, evt_3004 would change both and evt_3003 change the plan back).
 PAGE_ROWS = [
     {"event_id": "evt_3001", "event_type": "account_created", "occurred_at": "2025-02-01T00:00:00Z",
      "account_id": "cus_E", "account_name": "Elm & Co", "segment": "SMB", "country": "GB"},
     sub_row("evt_3002", "subscription_started", "2025-02-01T00:00:00Z", "cus_E", "sub_E", plan_id="starter-gbp",
             billing_interval="month", quantity=1, unit_price="9.00", currency="GBP"),
     sub_row("evt_3003", "subscription_changed", "2025-02-03T00:00:00Z", "cus_E", "sub_E", quantity=2),
-    sub_row("evt_3004", "subscription_changed", "2025-02-03T00:00:00Z", "cus_E", "sub_E", quantity=3),
+    sub_row("evt_3004", "subscription_changed", "2025-02-03T00:00:00Z", "cus_E", "sub_E", plan_id="growth-gbp",
+            unit_price="19.00"),
 ]
 
 
@@ -206,26 +208,43 @@ def test_gzip_lines_give_the_same_rows(tmp_path):
     assert landed(tmp_path / "landing") == by_id(CURRENT_ROWS)
 
 
+def test_a_truncated_gzip_keeps_what_was_read_and_the_next_files(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    packed = gzip.compress((FIXTURES / "v2020-08-27.jsonl").read_bytes())
+    (folder / "a-broken.jsonl.gz").write_bytes(packed[: len(packed) // 2])
+    (folder / "b-page.json.gz").write_bytes(gzip.compress((FIXTURES / "events-page.json").read_bytes()))
+    report = import_stripe_log(folder, tmp_path / "landing")
+    (rejected,) = [json.loads(x) for x in Path(report.rejected_file).read_text().splitlines()]
+    assert rejected["file"] == "a-broken.jsonl.gz" and rejected["reason"].startswith("file unreadable from here on")
+    rows = landed(tmp_path / "landing")
+    assert {k: v for k, v in rows.items() if k.startswith("evt_3")} == by_id(PAGE_ROWS)  # the next file: all of it
+    assert "evt_1001" in rows  # the broken file's first lines
+
+
 def test_bad_lines_go_to_rejected_with_file_line_and_reason(tmp_path):
     good = (FIXTURES / "v2020-08-27.jsonl").read_text().splitlines()
     nan = good[0].replace('"balance": 0', '"balance": NaN')
+    infinity = good[0].replace('"balance": 0', '"balance": -Infinity')
     trailing = good[1][:-1] + ",}"
-    lines = [good[0], "not json at all", nan, trailing, '{"id": "sub_1", "object": "subscription"}', "[1, 2]",
-             "", *good[1:]]
+    lines = [good[0], "not json at all", nan, infinity, trailing, '{"id": "sub_1", "object": "subscription"}',
+             "[1, 2]", "", *good[1:]]
     source = tmp_path / "in" / "log.jsonl"
     source.parent.mkdir()
-    source.write_text("\n".join(lines) + "\n")
+    source.write_bytes("\n".join(lines).encode() + b"\n" + b'{"id": "evt_\xff"}\n')
     landing = tmp_path / "landing"
     report = import_stripe_log(source.parent, landing)
     rejected = [json.loads(x) for x in Path(report.rejected_file).read_text().splitlines()]
-    assert [(r["file"], r["line"]) for r in rejected] == [
-        ("log.jsonl", "2"), ("log.jsonl", "3"), ("log.jsonl", "4"), ("log.jsonl", "5"),
-        ("log.jsonl", "6 item 1"), ("log.jsonl", "6 item 2")]
-    assert rejected[0]["reason"].startswith("not JSON") and rejected[1]["reason"] == "not JSON: NaN is not JSON (RFC 8259)"
-    assert rejected[2]["reason"].startswith("not JSON")
-    assert rejected[3]["reason"] == "not a Stripe Event: object is 'subscription', not 'event'"
-    assert rejected[1]["raw"] == nan
+    assert [(r["file"], r["line"], r["reason"].split(":")[0]) for r in rejected] == [
+        ("log.jsonl", "2", "not JSON"), ("log.jsonl", "3", "not JSON"), ("log.jsonl", "4", "not JSON"),
+        ("log.jsonl", "5", "not JSON"), ("log.jsonl", "6", "not a Stripe Event"),
+        ("log.jsonl", "7 item 1", "not a Stripe Event"), ("log.jsonl", "7 item 2", "not a Stripe Event"),
+        ("log.jsonl", str(len(lines) + 1), "not UTF-8 text")]
+    assert "column 269" in rejected[1]["reason"]  # where NaN stands in the line
+    assert rejected[4]["reason"] == "not a Stripe Event: object is 'subscription', not 'event'"
+    assert rejected[1]["raw"] == nan and rejected[2]["raw"] == infinity
     assert Path(report.rejected_file).parent == landing / "rejected"
+    assert report.rejected == {"not JSON": 4, "not a Stripe Event": 3, "not UTF-8 text": 1}
     # everything else is imported (the NaN line was cus_A's creation, which also stands at line 1)
     assert landed(landing) == by_id(V2020_ROWS)
 
@@ -263,6 +282,16 @@ def test_a_crash_after_landing_writes_the_same_rows_again(tmp_path, monkeypatch)
     for name in report.files_written:
         second.update(by_id([json.loads(x) for x in (landing / name).read_text().splitlines()]))
     assert first == second == by_id(V2020_ROWS)
+
+
+def test_state_written_out_mid_import_gives_the_same_rows(tmp_path, monkeypatch):
+    """The state cache is bounded: forgetting it every 7 events (lookups from SQLite) changes nothing."""
+    import transforms.stripe.importer as importer
+
+    monkeypatch.setattr(importer, "TRIM_EVERY", 7)
+    monkeypatch.setattr(State, "trim", lambda self, limit=0, original=State.trim: original(self, 0))
+    import_stripe_log(FIXTURES, tmp_path / "landing")
+    assert landed(tmp_path / "landing") == by_id(V2020_ROWS + CURRENT_ROWS + PAGE_ROWS)
 
 
 def test_missing_input_is_one_clear_error(tmp_path):
@@ -350,6 +379,60 @@ def test_a_subscription_first_seen_from_a_list_endpoint_starts_at_its_own_dates(
         ("subscription_started", "2024-01-15T00:00:00Z", None),
         ("subscription_canceled", "2024-06-30T00:00:00Z", "2024-07-01T00:00:00Z"),
     ]
+
+
+def test_a_deletion_at_the_scheduled_instant_is_no_second_cancellation():
+    mapper = Mapper(State())
+    t0, period_end = 1735689600, 1735689600 + 31 * 86400
+    mapper.map(_event(1, t0, _sub(current_period_end=period_end), "customer.subscription.created"))
+    rows = mapper.map(_event(2, t0 + 86400, _sub(current_period_end=period_end, cancel_at_period_end=True)))
+    assert [(r["event_type"], r.get("effective_at")) for _, r in rows] == [
+        ("subscription_canceled", "2025-02-01T00:00:00Z")]
+    ended = _sub(status="canceled", current_period_end=period_end, ended_at=period_end, canceled_at=t0 + 86400)
+    assert mapper.map(_event(3, period_end, ended, "customer.subscription.deleted")) == []
+    # canceled now instead, before the scheduled instant: a cancellation at ended_at
+    mapper = Mapper(State())
+    mapper.map(_event(1, t0, _sub(current_period_end=period_end), "customer.subscription.created"))
+    mapper.map(_event(2, t0 + 86400, _sub(current_period_end=period_end, cancel_at_period_end=True)))
+    now = _sub(status="canceled", current_period_end=period_end, ended_at=t0 + 2 * 86400, canceled_at=t0 + 2 * 86400)
+    rows = mapper.map(_event(3, t0 + 2 * 86400, now, "customer.subscription.deleted"))
+    assert [(r["event_type"], r["occurred_at"], r.get("effective_at")) for _, r in rows] == [
+        ("subscription_canceled", "2025-01-03T00:00:00Z", None)]
+
+
+def test_a_customer_update_writes_only_when_an_account_field_changes():
+    mapper = Mapper(State())
+    customer = {"id": "cus_1", "object": "customer", "name": "One", "email": "a@one.test", "balance": 0,
+                "address": {"country": "FR"}, "metadata": {"segment": "SMB"}}
+    assert len(mapper.map(_event(1, 1735689600, customer, "customer.created"))) == 1
+    assert mapper.map(_event(2, 1735689700, {**customer, "balance": -500}, "customer.updated")) == []
+    rows = mapper.map(_event(3, 1735689800, {**customer, "metadata": {"segment": "Enterprise"}}, "customer.updated"))
+    assert [r["segment"] for _, r in rows] == ["Enterprise"]
+
+
+def test_status_paused_after_a_trial_starts_nothing_until_active():
+    """Stripe's status `paused`: a trial that ended without a payment method (docs/stripe.md)."""
+    mapper = Mapper(State())
+    t0, trial_end = 1735689600, 1735689600 + 14 * 86400
+    trial = {"trial_start": t0, "trial_end": trial_end}
+    assert _types(mapper.map(_event(1, t0, _sub(status="trialing", **trial), "customer.subscription.created"))) == [
+        ("evt_1", "trial_started", "sub_1")]
+    assert mapper.map(_event(2, trial_end, _sub(status="paused", **trial))) == []
+    assert _types(mapper.map(_event(3, trial_end + 86400, _sub(**trial)))) == [("evt_3", "subscription_started", "sub_1")]
+    # status paused after paying: paused, then resumed
+    assert _types(mapper.map(_event(4, trial_end + 2 * 86400, _sub(status="paused", **trial)))) == [
+        ("evt_4", "subscription_paused", "sub_1")]
+    assert _types(mapper.map(_event(5, trial_end + 3 * 86400, _sub(**trial)))) == [
+        ("evt_5", "subscription_resumed", "sub_1")]
+
+
+def test_weekly_prices_become_a_monthly_price():
+    mapper = Mapper(State())
+    sub = _sub()
+    sub["items"]["data"][0]["price"]["recurring"] = {"interval": "week", "interval_count": 2}
+    (_, row), = mapper.map(_event(1, 1735689600, sub, "customer.subscription.created"))
+    # 10.00 every 2 weeks = 10.00 x 52/12 / 2 = 21.666666... -> 21.666667 a month
+    assert (row["billing_interval"], row.get("interval_count", 1), row["unit_price"]) == ("month", 1, "21.666667")
 
 
 def test_an_older_snapshot_after_a_newer_one_is_skipped():

@@ -22,7 +22,6 @@ import csv
 import gzip
 import io
 import json
-import marshal
 import os
 import sqlite3
 import tempfile
@@ -35,6 +34,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
+import orjson
+
 from transforms.stripe.mapping import MAPPED_TYPES, TYPE_RANK, Mapper, NotAnEvent, Plan, check_event
 from transforms.stripe.state import State
 
@@ -44,6 +45,7 @@ DOCUMENT_SUFFIXES = (".json", ".json.gz")
 PLAN_COLUMNS = ["plan_id", "plan_name", "tier_rank", "seat_limit", "api_call_limit", "list_price_monthly"]
 RAW_LIMIT = 10_000  # characters of a rejected line kept in DIR/rejected/
 PROGRESS_EVERY = 100_000
+TRIM_EVERY = 10_000  # events mapped between checks of the state cache's size
 
 
 class StripeImportError(ValueError):
@@ -105,13 +107,10 @@ class StripeImportReport:
         return lines
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not JSON (RFC 8259)")
-
-
-def strict_loads(text: str):
-    """Parse strict JSON: Python's json already refuses trailing commas and comments; NaN and Infinity too."""
-    return json.loads(text, parse_constant=_reject_constant)
+def strict_loads(data: bytes | str):
+    """Parse strict JSON (RFC 8259): orjson refuses NaN, Infinity, trailing commas, comments and text that is
+    not UTF-8. Raises ValueError (orjson.JSONDecodeError is one)."""
+    return orjson.loads(data)
 
 
 def import_stripe_log(input_path: Path, landing_dir: Path, *,
@@ -206,20 +205,18 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
     batch: list[tuple] = []
     read = 0
 
-    def keep(event: dict, event_id: str, event_type: str, created: int, order: int) -> None:
+    def keep(event: dict, event_id: str, event_type: str, created: int, order: int, raw: bytes | None) -> None:
         report.events_read[event_type] += 1
         if event_type not in MAPPED_TYPES:
             report.types_skipped[event_type] += 1
             return
-        data = event["data"]
-        body = {"id": event_id, "type": event_type, "created": created,
-                "data": {"object": data["object"], "previous_attributes": data.get("previous_attributes")}}
-        batch.append((event_id, created, TYPE_RANK.get(event_type, 5), order, marshal.dumps(body)))
+        # The line as read (parsing it again costs less than any re-encoding); an item of a page, encoded.
+        batch.append((event_id, created, TYPE_RANK.get(event_type, 5), order, raw or orjson.dumps(event)))
         if len(batch) >= 20_000:
             con.executemany("insert into work.ev values (?, ?, ?, ?, ?)", batch)
             batch.clear()
 
-    def take(value, where: tuple[str, str], raw: str, order: int) -> int:
+    def take(value, where: tuple[str, str], raw: bytes | None, order: int) -> int:
         """One parsed JSON value: an Event, or a list page of them. Returns how many orders it used."""
         if isinstance(value, dict) and value.get("object") == "list" and isinstance(value.get("data"), list):
             items = value["data"]
@@ -238,9 +235,10 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
         try:
             event_id, event_type, created = check_event(value)
         except NotAnEvent as error:
-            outputs.reject(where, f"not a Stripe Event: {error}", raw if raw is not None else _dump(value), report)
+            text = raw.decode("utf-8", "replace").rstrip("\r\n") if isinstance(raw, bytes) else _dump(value)
+            outputs.reject(where, f"not a Stripe Event: {error}", text, report)
             return
-        keep(value, event_id, event_type, created, order)
+        keep(value, event_id, event_type, created, order, raw if isinstance(raw, bytes) else None)
 
     for path in files:
         name = path.as_posix() if path == input_path else path.relative_to(input_path).as_posix()
@@ -252,13 +250,12 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
                 with _open(path) as handle:
                     blob = handle.read()
                 try:
-                    text = blob.decode("utf-8")
-                    value = strict_loads(text)
-                except (UnicodeDecodeError, ValueError) as error:
-                    outputs.reject((name, "1"), f"not JSON: {_first_line(error)}", blob[:RAW_LIMIT].decode(
-                        "utf-8", "replace"), report)
+                    value = strict_loads(blob)
+                except ValueError as error:
+                    outputs.reject((name, "1"), _parse_reason(error), blob[:RAW_LIMIT].decode("utf-8", "replace"),
+                                   report)
                     continue
-                seq += take(value, (name, "1"), text, seq)
+                seq += take(value, (name, "1"), None, seq)
                 continue
             for number, line in _lines(path):
                 read += 1
@@ -267,17 +264,12 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
                 if not line.strip():
                     continue
                 try:
-                    text = line.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError:
-                    outputs.reject((name, str(number)), "not UTF-8 text",
+                    value = strict_loads(line)
+                except ValueError as error:
+                    outputs.reject((name, str(number)), _parse_reason(error),
                                    line.decode("utf-8", "replace").rstrip("\r\n"), report)
                     continue
-                try:
-                    value = strict_loads(text)
-                except ValueError as error:
-                    outputs.reject((name, str(number)), f"not JSON: {_first_line(error)}", text, report)
-                    continue
-                seq += take(value, (name, str(number)), text, seq)
+                seq += take(value, (name, str(number)), line, seq)
         except (OSError, EOFError, zlib.error) as error:
             # A broken gzip stream or an unreadable file: what was read stays, the rest of the file is reported.
             outputs.reject((name, str(number + 1)), f"file unreadable from here on: {_first_line(error)}", "", report)
@@ -295,10 +287,12 @@ def _map(con, mapper: Mapper, report, outputs, progress) -> None:
            where copy = 1 order by created, rank, seq""")
     mapped = 0
     for (body,) in cursor:
-        event = marshal.loads(body)
+        event = orjson.loads(body)
         mapped += 1
-        if progress and mapped % PROGRESS_EVERY == 0:
-            progress("map", mapped)
+        if mapped % TRIM_EVERY == 0:
+            mapper.state.trim()  # memory stays bounded: entries beyond the cache's size go to SQLite
+            if progress and mapped % PROGRESS_EVERY == 0:
+                progress("map", mapped)
         for stream, row in mapper.map(event):
             outputs.write(stream, row)
             report.rows_written[stream] += 1
@@ -311,6 +305,11 @@ def _dump(value) -> str:
         return json.dumps(value)[:RAW_LIMIT]
     except (TypeError, ValueError):
         return repr(value)[:RAW_LIMIT]
+
+
+def _parse_reason(error: Exception) -> str:
+    text = _first_line(error)
+    return "not UTF-8 text" if "UTF-8" in text else f"not JSON: {text}"
 
 
 def _first_line(error: Exception) -> str:
@@ -327,24 +326,24 @@ class _Outputs:
     def __init__(self, landing_dir: Path, stamp: str):
         self.landing_dir = landing_dir
         self.stamp = stamp
-        self.handles: dict[str, tuple[Path, io.TextIOBase]] = {}
+        self.handles: dict[str, tuple[Path, io.BufferedWriter]] = {}
         self.rejected_name: str | None = None
 
-    def _handle(self, folder: str) -> io.TextIOBase:
+    def _handle(self, folder: str) -> io.BufferedWriter:
         if folder not in self.handles:
             directory = self.landing_dir / folder
             directory.mkdir(parents=True, exist_ok=True)
             temp = directory / f".stripe-{self.stamp}.jsonl.tmp"
-            self.handles[folder] = (temp, temp.open("w", encoding="utf-8", buffering=1 << 20))
+            self.handles[folder] = (temp, temp.open("wb", buffering=1 << 20))
         return self.handles[folder][1]
 
     def write(self, stream: str, row: dict) -> None:
-        self._handle(stream).write(json.dumps(row, separators=(",", ":")) + "\n")
+        self._handle(stream).write(orjson.dumps(row) + b"\n")
 
     def reject(self, where: tuple[str, str], reason: str, raw: str, report: StripeImportReport) -> None:
         report.rejected[reason.split(":")[0]] += 1
         record = {"file": where[0], "line": where[1], "reason": reason, "raw": raw[:RAW_LIMIT]}
-        self._handle("rejected").write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle("rejected").write(orjson.dumps(record) + b"\n")
 
     def land(self) -> list[str]:
         landed = []

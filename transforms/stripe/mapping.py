@@ -16,9 +16,9 @@ array whose entries carry `coupon` or `source.coupon`, `invoice.parent.subscript
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from transforms.stripe.currency import money_text, to_major
@@ -87,11 +87,11 @@ def check_event(value) -> tuple[str, str, int]:
 
 
 def iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def day(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
 def _id(value) -> str | None:
@@ -525,6 +525,10 @@ class Mapper:
             self.state.put("discounts", discount_id, None if event_type.endswith("deleted") else discount)
 
     def _invoice(self, event: dict, invoice: dict) -> list[tuple[str, dict]]:
+        invoice_id = _id(invoice.get("id"))
+        known = self.state.get("invoices", invoice_id) if invoice_id else None
+        if known is not None and known["paid"] and event["type"] in ("invoice.paid", "invoice.payment_succeeded"):
+            return []  # the second of invoice.paid / invoice.payment_succeeded: one payment per invoice
         record = self._index_invoice(invoice)
         if record is None:
             self.stats.not_imported["invoice without a subscription"] += 1

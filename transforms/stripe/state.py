@@ -24,6 +24,7 @@ TABLES = {
     "charges": "id text primary key, refunded integer",  # amount refunded so far (minor unit)
     "discounts": "id text primary key, body text",  # discount objects from customer.discount.* events
 }
+CACHE_ENTRIES = 250_000  # subscriptions, customers, invoices, ... kept in memory during an import
 _KV = ("subscriptions", "customers", "invoices", "payment_refs", "charges", "discounts")
 
 
@@ -34,9 +35,12 @@ class State:
         self.con = con
         self._cache: dict[str, dict[str, object]] = {t: {} for t in _KV}
         self._dirty: dict[str, set[str]] = {t: set() for t in _KV}
+        self._empty: set[str] = set(_KV) if con is None else set()
         if con is not None:
             for table, columns in TABLES.items():
                 con.execute(f"create table if not exists {table} ({columns})")
+            # Tables empty at the start (a first import) are never looked up: everything is in the cache.
+            self._empty = {t for t in _KV if con.execute(f"select not exists (select 1 from {t})").fetchone()[0]}
 
     @classmethod
     def open(cls, folder: Path) -> State:
@@ -51,7 +55,7 @@ class State:
         if key in cache:
             return cache[key]
         value = None
-        if self.con is not None:
+        if table not in self._empty:
             column = {"payment_refs": "invoice", "charges": "refunded"}.get(table, "body")
             row = self.con.execute(f"select {column} from {table} where id = ?", (key,)).fetchone()
             if row is not None:
@@ -62,6 +66,15 @@ class State:
     def put(self, table: str, key: str, value) -> None:
         self._cache[table][key] = value
         self._dirty[table].add(key)
+
+    def trim(self, limit: int = CACHE_ENTRIES) -> None:
+        """Past `limit` entries in memory, write the changes and forget the cache (lookups go to SQLite)."""
+        if self.con is None or sum(len(c) for c in self._cache.values()) <= limit:
+            return
+        self.flush()
+        for cache in self._cache.values():
+            cache.clear()
+        self._empty = set()
 
     def flush(self) -> None:
         """Write the changed entries (in the caller's open transaction)."""
