@@ -2,7 +2,7 @@
 the waterfall's chart hook, and the page itself in a real headless Chromium (no console error, KPIs that
 match the warehouse, sliders that recompute, the page's JS projection equal to transforms/simulator.py).
 
-A screenshot of the page is written to data/reports/report_screenshot.png for review."""
+A screenshot of the page is written to build/report_screenshot.png (ignored by git) for review."""
 
 import fcntl
 import json
@@ -27,7 +27,7 @@ from transforms.sql_models import connect, run_model
 
 generator = pytest.importorskip("sample_data.generator")
 
-SCREENSHOT = REPO_ROOT / "data" / "reports" / "report_screenshot.png"
+SCREENSHOT = REPO_ROOT / "build" / "report_screenshot.png"  # build/ is ignored; never the user's data/
 
 
 @pytest.fixture(scope="module")
