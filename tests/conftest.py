@@ -41,7 +41,7 @@ def _is_worker(config) -> bool:
 def pytest_sessionstart(session) -> None:
     if _is_worker(session.config):
         return
-    _SESSION["started"] = time.time() - 1  # file systems keep mtimes to the second on some mounts
+    _SESSION["started"] = time.time()
     _SESSION["top"] = {p for p in REPO.iterdir() if p.is_file()}
 
 
