@@ -5,6 +5,7 @@ match the warehouse, sliders that recompute, the page's JS projection equal to t
 A screenshot of the page is written to build/report_screenshot.png (ignored by git) for review."""
 
 import fcntl
+import itertools
 import json
 import math
 import re
@@ -311,6 +312,41 @@ def test_moving_a_slider_recomputes_the_projection(page, built):
 
     page.evaluate("document.getElementById('sim-reset').click()")
     assert page.evaluate("document.getElementById('sim-mrr').textContent") == start
+
+
+CHART_TEXT = """Array.from(document.querySelectorAll('.chart svg')).flatMap(svg => {
+    const scale = svg.getScreenCTM().a;  // CSS px per SVG unit, as the page is laid out
+    return Array.from(svg.querySelectorAll('text')).map(t => {
+        const box = t.getBoundingClientRect();
+        return {chart: svg.parentElement.id, text: t.textContent, xLabel: t.classList.contains('x-label'),
+                slanted: t.hasAttribute('transform'), left: box.left, right: box.right,
+                px: parseFloat(getComputedStyle(t).fontSize) * scale};
+    });
+})"""
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1280, 800, 390])
+def test_every_chart_label_is_readable(browser, built, width):
+    # 10 px is the smallest text the page draws; month labels that do not fit are thinned out, never shrunk
+    # (they were 5.5 px on 24 months), and the bridge's step names slant instead.
+    opened = browser.open(built[0].dated.as_uri(), width=width, height=900)
+    opened.wait_for("window.revenueReport !== undefined")
+    texts = opened.evaluate(CHART_TEXT)
+    charts = {t["chart"] for t in texts}
+    assert {"chart-bridge", "chart-movements", "chart-mrr", "chart-nrr", "chart-churn", "chart-sim"} <= charts
+    small = [(t["chart"], t["text"], round(t["px"], 2)) for t in texts if t["px"] < 10]
+    assert small == []
+    for chart in charts:
+        labels = [t for t in texts if t["chart"] == chart and t["xLabel"]]
+        assert len(labels) >= 2, chart
+        flat = sorted((t for t in labels if not t["slanted"]), key=lambda t: t["left"])
+        overlapping = [(a["text"], b["text"]) for a, b in itertools.pairwise(flat) if a["right"] > b["left"]]
+        assert overlapping == [], chart
+    # every step of the bridge is named, however narrow the chart
+    assert [t["text"] for t in texts if t["chart"] == "chart-bridge" and t["xLabel"]] == [
+        "Opening", "New", "Expansion", "Reactivation", "Contraction", "Churned", "FX", "Closing"]
+    assert opened.errors == []
 
 
 @needs_chromium

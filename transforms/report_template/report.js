@@ -100,32 +100,61 @@
     return ticks;
   }
 
+  // Month and step labels are never drawn below this size (CSS px at the page's scale): labels that do not
+  // fit their slot are thinned out (every 2nd, 3rd … month) or, where every one must show, slanted.
+  const X_LABEL_PX = 10.5;
+
+  function textWidth(svg, content, size) {
+    const probe = text(svg, 0, 0, content, { "font-size": size, visibility: "hidden" });
+    const width = probe.getComputedTextLength();
+    probe.remove();
+    return width;
+  }
+
   // A frame with a y scale and x slots; returns helpers to place things.
   function frame(container, opts) {
     container.textContent = "";
     // Drawn at the container's own width, so text keeps its size (redrawn when the window resizes).
-    const W = opts.width || Math.max(320, Math.round(container.clientWidth || 640)), H = opts.height || 260;
+    const W = opts.width || Math.max(240, Math.round(container.clientWidth || 640));
+    let H = opts.height || 260;
     const m = Object.assign({ top: 14, right: 12, bottom: 26, left: 62 }, opts.margin || {});
-    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": opts.label || "" }, container);
+    const svg = el("svg", { role: "img", "aria-label": opts.label || "" }, container);
+    const slots = opts.slots;
+    const slotW = (W - m.left - m.right) / Math.max(slots, 1);
+    const x = (i) => m.left + slotW * (i + 0.5);
+    const labelSize = Math.max(opts.xLabelSize || X_LABEL_PX, 10);
+    let every = 1, slant = false;
+    if (opts.xLabels && opts.xLabels.length) {
+      const widest = Math.max(...opts.xLabels.map((label) => textWidth(svg, label, labelSize))) + 6;
+      every = Math.max(1, Math.ceil(opts.xLabels.length / (opts.maxXLabels || 12)));
+      if (opts.allXLabels) {
+        slant = widest > slotW;
+      } else {
+        every = Math.max(every, Math.ceil(widest / slotW));
+      }
+      if (slant) {
+        const extra = Math.ceil(widest * Math.sin(Math.PI * 35 / 180));
+        m.bottom += extra;
+        H += extra;
+      }
+    }
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
     const ticks = niceTicks(opts.yMin, opts.yMax, opts.yTicks || 5);
     const lo = opts.yFloor !== undefined ? opts.yFloor : ticks[0];
     const hi = ticks[ticks.length - 1];
     const y = (v) => m.top + (H - m.top - m.bottom) * (1 - (v - lo) / (hi - lo || 1));
-    const slots = opts.slots;
-    const slotW = (W - m.left - m.right) / Math.max(slots, 1);
-    const x = (i) => m.left + slotW * (i + 0.5);
     for (const t of ticks) {
       if (t < lo) continue;
       el("line", { x1: m.left, x2: W - m.right, y1: y(t), y2: y(t), stroke: "#e6e9ed", "stroke-width": 1 }, svg);
       text(svg, m.left - 6, y(t) + 4, opts.yFormat(t), { "text-anchor": "end", "font-size": 10, fill: "#7b8794" });
     }
     if (opts.xLabels) {
-      const every = Math.max(1, Math.ceil(opts.xLabels.length / (opts.maxXLabels || 12)));
       opts.xLabels.forEach((label, i) => {
-        if (i % every === 0 || (opts.lastLabel && i === opts.xLabels.length - 1 && (opts.xLabels.length - 1) % every > every / 2)) {
-          const size = Math.min(opts.xLabelSize || 10, slotW / Math.max(label.length * 0.62, 1));
-          text(svg, x(i), H - m.bottom + 15, label, { "text-anchor": "middle", "font-size": size.toFixed(1), fill: "#7b8794" });
-        }
+        if (i % every !== 0) return;
+        const ly = H - m.bottom + 15;
+        const attrs = { "text-anchor": slant ? "end" : "middle", "font-size": labelSize, fill: "#7b8794", class: "x-label" };
+        if (slant) Object.assign(attrs, { transform: `rotate(-35 ${x(i).toFixed(1)} ${ly - 4})` });
+        text(svg, x(i), ly, label, attrs);
       });
     }
     return { svg, x, y, slotW, W, H, m, lo, hi };
@@ -200,7 +229,7 @@
     const f = frame(container, {
       slots: steps.length, yMin: floor, yMax: top * 1.04, yFormat: shortMoney, height: 270,
       yFloor: floor > 0 ? floor : undefined, label: "MRR bridge for the latest month",
-      xLabels: steps.map((s) => s.label), maxXLabels: 20, xLabelSize: 9.5,
+      xLabels: steps.map((s) => s.label), allXLabels: true,
     });
     steps.forEach((s, i) => {
       const bottom = Math.max(s.bottom, f.lo);
