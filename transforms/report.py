@@ -26,6 +26,7 @@ import duckdb
 
 from transforms.charts import COLORS
 from transforms.files import replace_atomically
+from transforms.metric_bases import Base, metric_bases
 from transforms.simulator import Assumptions
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
@@ -42,6 +43,7 @@ KPIS = [
     ("customers", "Customers", "count", True),
     ("arpa", "ARPA", "money", True),
     ("nrr", "NRR (month)", "percent", True),
+    ("nrr_12m", "NRR (12 months)", "percent", True),
     ("grr", "GRR (month)", "percent", True),
     ("logo_churn_rate", "Logo churn", "percent", False),
     ("quick_ratio", "Quick ratio", "ratio", True),
@@ -100,7 +102,7 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, top: int = TOP_ACCOUNTS)
         "latest_month": latest["month"].isoformat(),
         "previous_month": previous["month"].isoformat() if previous else None,
         "generated_at": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "kpis": headline_kpis(latest, previous),
+        "kpis": headline_kpis(latest, previous, metric_bases(con, latest["month"])),
         "waterfall": [_jsonable(row) for row in waterfall],
         "metrics": [_jsonable({k: row[k] for k in ("month", "mrr", "customers", "nrr", "nrr_12m", "grr",
                                                    "logo_churn_rate")}) for row in metrics],
@@ -117,10 +119,18 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, top: int = TOP_ACCOUNTS)
     }
 
 
-def headline_kpis(latest: dict, previous: dict | None) -> list[dict]:
-    """Each card: the latest month's value (exact text and float), last month's, and the change."""
+def headline_kpis(latest: dict, previous: dict | None, bases: dict[str, Base] | None = None) -> list[dict]:
+    """Each card: the latest month's value (exact text and float), last month's, and the change; `note` names
+    the base a rate stands on where it is small (transforms/metric_bases.py) and LTV's gross margin."""
     cards = []
     for column, label, kind, up_is_good in KPIS:
+        notes = []
+        if column == "ltv" and latest.get("gross_margin") is not None:
+            margin = (Decimal(str(latest["gross_margin"])) * 100).normalize()
+            notes.append(f"at {margin:f}% gross margin")
+        base = (bases or {}).get(column)
+        if base is not None and base.small and latest.get(column) is not None:
+            notes.append(base.text)
         value, before = latest.get(column), (previous or {}).get(column)
         change = None if value is None or before is None else float(Decimal(str(value)) - Decimal(str(before)))
         relative = change / float(before) if change is not None and kind in ("money", "count") and before else None
@@ -135,6 +145,7 @@ def headline_kpis(latest: dict, previous: dict | None) -> list[dict]:
             "change": change,
             "change_text": format_change(change, relative, kind),
             "tone": _tone(change, up_is_good),
+            "note": "; ".join(notes) or None,
         })
     return cards
 
@@ -395,7 +406,9 @@ def _kpi_cards(kpis: list[dict]) -> str:
             f'<div class="kpi" data-kpi="{kpi["key"]}" data-value="{html.escape(kpi["exact"] or "")}">'
             f'<div class="kpi-label">{html.escape(kpi["label"])}</div>'
             f'<div class="kpi-value">{html.escape(kpi["text"])}</div>'
-            f'<div class="kpi-change {kpi["tone"]}">{html.escape(kpi["change_text"])}</div></div>'
+            f'<div class="kpi-change {kpi["tone"]}">{html.escape(kpi["change_text"])}</div>'
+            + (f'<div class="kpi-note">{html.escape(kpi["note"])}</div>' if kpi.get("note") else "")
+            + "</div>"
         )
     return "\n".join(cards)
 

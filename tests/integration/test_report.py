@@ -92,7 +92,10 @@ def test_the_page_is_self_contained(built):
 def test_kpis_are_the_warehouse_latest_month_with_the_change(built):
     _, data, (latest, previous) = built
     kpis = {k["key"]: k for k in data["kpis"]}
-    assert list(kpis) == ["mrr", "arr", "customers", "arpa", "nrr", "grr", "logo_churn_rate", "quick_ratio", "ltv"]
+    assert list(kpis) == ["mrr", "arr", "customers", "arpa", "nrr", "nrr_12m", "grr", "logo_churn_rate",
+                          "quick_ratio", "ltv"]
+    if latest["ltv"] is not None:  # the gross margin LTV assumes is stated on its card
+        assert kpis["ltv"]["note"].startswith("at 100% gross margin")
     assert data["latest_month"] == latest["month"].isoformat()
     for key, kpi in kpis.items():
         if latest[key] is None:
