@@ -479,9 +479,25 @@ def _funnel(rows: list[dict]) -> str:
             f'<th>expanded</th><th>retained 12 months</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
-def _reasons(value) -> str:
+# A limit reason's tag says where the account is against its limit, as its sentence does (the code stays).
+LIMIT_UTILISATION = {"seat_limit_near": ("seat_utilisation", "seat limit"),
+                     "usage_limit_near": ("api_utilisation", "usage limit")}
+
+
+def _reason_label(code: str, row: dict) -> str:
+    if code in LIMIT_UTILISATION:
+        column, name = LIMIT_UTILISATION[code]
+        used = row.get(column)
+        if used is not None and used > 1:
+            return f"over {name}"
+        if used is not None and used == 1:
+            return f"at {name}"
+    return code.replace("_", " ")
+
+
+def _reasons(value, row: dict | None = None) -> str:
     codes = value if isinstance(value, list) else [c for c in str(value or "").split(",") if c]
-    return " ".join(f'<span class="reason">{html.escape(c.strip().replace("_", " "))}</span>' for c in codes)
+    return " ".join(f'<span class="reason">{html.escape(_reason_label(c.strip(), row or {}))}</span>' for c in codes)
 
 
 def _account_cell(row: dict) -> str:
@@ -501,7 +517,7 @@ def _upsell_table(listing: dict) -> str:
             f'<tr>{_account_cell(row)}<td>{html.escape(str(row.get("sales_owner") or "—"))}</td><td>{plan}</td>'
             f'<td class="num">{format_value(row.get("mrr"), "money")}</td>'
             f'<td class="num">+{format_value(row.get("expected_mrr_uplift"), "money")}</td>'
-            f'<td class="num">{row.get("score", "")}</td><td>{_reasons(row.get("reasons"))}'
+            f'<td class="num">{row.get("score", "")}</td><td>{_reasons(row.get("reasons"), row)}'
             f'<div class="summary">{html.escape(str(row.get("summary") or ""))}</div></td></tr>'
         )
     return (f'<p class="note">Top {len(listing["rows"])} of {listing["total"]} by score.</p>'

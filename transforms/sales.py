@@ -488,6 +488,11 @@ def _percent_floor(fraction: pl.Expr) -> pl.Expr:
     return (fraction * 100 + 1e-9).floor().cast(pl.Int64).cast(pl.String)
 
 
+def _percent_ceil(fraction: pl.Expr) -> pl.Expr:
+    # Over a limit, up: 100.2% of it reads 101%, never "100%" beside "over".
+    return (fraction * 100 - 1e-9).ceil().cast(pl.Int64).cast(pl.String)
+
+
 def _count(value: pl.Expr) -> pl.Expr:
     return _whole((value + 0.5).floor())
 
@@ -560,13 +565,24 @@ def upsell_sentences(frame: pl.DataFrame) -> pl.Series:
                    .otherwise(c("recommended_plan_id")))
     )
     sentence = _sentence([
+        # "near" below the limit, "at" on it, "over" above it (the reason code stays usage_limit_near)
         _when(c("has_seat_limit_near"),
               pl.lit("Using ") + _seats(c("mean_active_seats")) + pl.lit(" of ") + _whole(c("seat_limit"))
-              + pl.lit(" seats (") + _percent_floor(c("seat_utilisation")) + pl.lit("%) on ") + plan),
+              + pl.lit(" seats (")
+              + pl.when(c("mean_active_seats") > c("seat_limit"))
+              .then(_percent_ceil(c("seat_utilisation")) + pl.lit("%, over the limit"))
+              .when(c("mean_active_seats") == c("seat_limit")).then(pl.lit("100%, at the limit"))
+              .otherwise(_percent_floor(c("seat_utilisation")) + pl.lit("%"))
+              + pl.lit(") on ") + plan),
         _when(c("has_usage_limit_near"),
-              pl.lit("API calls at ") + _percent_floor(c("api_utilisation")) + pl.lit("% of ") + plan
-              + pl.lit("'s monthly limit (") + _count(c("api_calls_30d")) + pl.lit(" of ")
-              + _whole(c("api_call_limit")) + pl.lit(" in 30 days)")),
+              pl.when(c("api_calls_30d") > c("api_call_limit"))
+              .then(pl.lit("API calls over ") + plan + pl.lit("'s monthly limit: ")
+                    + _percent_ceil(c("api_utilisation")) + pl.lit("% ("))
+              .when(c("api_calls_30d") == c("api_call_limit"))
+              .then(pl.lit("API calls at ") + plan + pl.lit("'s monthly limit ("))
+              .otherwise(pl.lit("API calls at ") + _percent_floor(c("api_utilisation")) + pl.lit("% of ") + plan
+                         + pl.lit("'s monthly limit ("))
+              + _count(c("api_calls_30d")) + pl.lit(" of ") + _whole(c("api_call_limit")) + pl.lit(" in 30 days)")),
         _when(_text_given(c("growing_text")), c("growing_text")),
         offer + pl.lit(", +") + money(c("expected_mrr_uplift")) + pl.lit(" MRR"),
     ])

@@ -60,3 +60,4 @@ def test_the_thresholds():
     assert not Base(30, kind="customers").small and Base(29, kind="customers").small
     assert Base(1, kind="customers").text == "of 1 customer"
     assert Base(2, D("980.5"), D("500"), kind="lost").text == "on $980.50 lost by 2 accounts, the largest 51%"
+
