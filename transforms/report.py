@@ -50,7 +50,7 @@ KPIS = [
     ("ltv", "LTV", "money", True),
 ]
 
-# One line each, in the words of SPEC §3-§5 (docs/metrics.md has the long form).
+# One line each (docs/metrics.md and docs/sales.md have the long form).
 DEFINITIONS = [
     ("MRR", "Monthly recurring revenue at the month's end: price × seats × (1 − discount) per month of every "
             "active subscription, in USD at that month's FX rate. Trials, paused and canceled subscriptions count 0."),

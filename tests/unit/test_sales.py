@@ -1,4 +1,4 @@
-"""Upsell and churn-risk lists (SPEC §5) on hand-built accounts, one story per signal and per exclusion.
+"""Upsell and churn-risk lists (docs/sales.md) on hand-built accounts, one story per signal and per exclusion.
 
 Every story ends on the same latest data day, 2025-06-30 (the last usage event is at 12:00 UTC), so
 the current window is 2025-06-01..06-30 and the previous one 2025-05-02..05-31. Plans (story.py):
@@ -94,10 +94,10 @@ def morning(tmp_path_factory):
         # Q: exactly 1.5x the API calls, far from the limits -> usage_growth at its threshold: 20 x $30 - $400.
         *customer("Q", "growth", 20, 20), *daily("Q", "active_seats", 10, 10), *daily("Q", "api_calls", 1000, 1500),
         # Z: top tier, 50 of 1,000 seats, API calls doubling: usage_growth at 2x (10 + 10 x 1/3 = 13 points)
-        # with nothing more to sell at list price -> still an opportunity (SPEC §5), uplift $0.00.
+        # with nothing more to sell at list price -> still an opportunity (docs/sales.md), uplift $0.00.
         *customer("Z", "enterprise", 100, 50), *daily("Z", "active_seats", 50, 50), *daily("Z", "api_calls", 500, 1000),
         # N: a customer since May 20, steady at 1,000 API calls a day: its previous window is partial, so
-        # 12 x 1,000 -> 30 x 1,000 is 2.5x growth under SPEC §5 (no customer-since condition) -> upsell to
+        # 12 x 1,000 -> 30 x 1,000 is 2.5x growth under docs/sales.md (no customer-since condition) -> upsell to
         # Scale, 10 x $30 - $200 = +$100.
         account("N", on="2025-05-18"), starts("N", on="2025-05-20", plan="growth", seats=10, price=20),
         *daily("N", "active_seats", 5, 5, first=date(2025, 5, 20)),
@@ -350,7 +350,7 @@ def test_thresholds_are_exact(current, previous, grew, dropped):
 
 
 def test_no_growth_without_previous_usage():
-    """SPEC §5: the previous figure must be > 0, however large the current one."""
+    """docs/sales.md: the previous figure must be > 0, however large the current one."""
     for metric in ("api_calls", "active_seats"):
         for previous in (0.0, None):  # None: active_seats not reported on any day of the previous window
             row = comparison(1_000_000, previous, metric=metric)
@@ -358,7 +358,7 @@ def test_no_growth_without_previous_usage():
 
 
 def test_growth_from_a_partial_previous_window_is_flagged(morning):
-    """SPEC §5 asks nothing about how long the account has been a customer: N started on May 20, so its
+    """docs/sales.md asks nothing about how long the account has been a customer: N started on May 20, so its
     previous window holds 12 days of 1,000 API calls and its current one 30 -> 2.5x, usage_growth."""
     con, lists = morning
     n_usage = {r["metric"]: r for r in rows(con, "select * from intermediate.account_usage_windows where account_id = 'N'")}
