@@ -65,7 +65,8 @@ DEFINITIONS = [
     ("Gross MRR churn", "(Churned + contraction MRR) / opening MRR."),
     ("Quick ratio", "(New + expansion + reactivation MRR) / (churned + contraction MRR): above 1, more MRR comes "
                     "in than goes out (Baremetrics leaves reactivation out)."),
-    ("LTV", "Lifetime value: ARPA × gross margin / mean logo churn rate of the 6 months before this one."),
+    ("LTV", "Lifetime value: ARPA × gross margin / mean logo churn rate of the 6 months before this one. The gross "
+            "margin is the setting SUBWH_GROSS_MARGIN (default 100%: LTV in revenue); the LTV card states it."),
     ("New", "MRR of accounts paying for the first time."),
     ("Expansion", "MRR added by accounts that paid last month and pay more now (upgrades, seats)."),
     ("Reactivation", "MRR of accounts paying again after a month or more at zero."),
