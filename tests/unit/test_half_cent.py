@@ -15,7 +15,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.support.story import Landing, account, build, changes, rows, starts
+from tests.support.story import Landing, account, build, build_metrics, changes, payment, rows, starts
 
 JAN, FEB = date(2025, 1, 1), date(2025, 2, 1)
 
@@ -42,6 +42,10 @@ def half_cent_story():
         #     63.00 - 52.19 = 10.81 (half even or down: prev 52.18, expansion 10.82).
         account("E5", "2025-01-02"), starts("E5", "2025-01-05", price="49.70", currency="EUR"),
         changes("E5", "2025-02-10", price="60.00"),
+        # Money collected is rounded the same way, once per account and month: E1 pays 19.95 EUR in January
+        # (x 1.10 = 21.945 -> 21.95; half even 21.94) and is refunded 19.94 EUR (21.934 -> 21.93; ceiling 21.94).
+        payment("E1", "2025-01-20", "19.95", currency="EUR"),
+        payment("E1", "2025-01-25", "19.94", kind="refund_issued", currency="EUR"),
     ]
 
 
@@ -49,7 +53,7 @@ def half_cent_story():
 def half_cents(tmp_path_factory):
     landing = Landing(tmp_path_factory.mktemp("half-cent"), fx=[("2025-01", "EUR", "1.10"), ("2025-02", "EUR", "1.05")])
     landing.add(*half_cent_story())
-    return build(landing)
+    return build_metrics(build(landing))
 
 
 def mrr(con, table, month):
@@ -88,3 +92,9 @@ def test_last_months_mrr_revalued_at_this_months_rate_rounds_half_away_from_zero
     assert waterfall["expansion_mrr"] == D("10.81")
     # closing: 102.91 + 102.90 + 26.87 + 20.95 + 20.95 + 20.94 + 52.19 + 63.00 = 410.71
     assert waterfall["closing_mrr"] == D("410.71")
+
+
+def test_money_collected_rounds_half_away_from_zero_after_fx(half_cents):
+    (collected,) = rows(half_cents, "select * from intermediate.collected_revenue_monthly where account_id = 'E1'")
+    assert (collected["month"], str(collected["payments_usd"]), str(collected["refunds_usd"]),
+            str(collected["collected_usd"])) == (JAN, "21.95", "21.93", "0.02")
