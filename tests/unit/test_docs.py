@@ -176,3 +176,17 @@ def test_links_between_readme_and_docs_resolve():
             if not resolved.is_relative_to(REPO_ROOT):
                 broken.append(f"{page.relative_to(REPO_ROOT)} -> {target} (outside the repository)")
     assert broken == []
+
+
+def test_the_python_example_of_the_bi_page_runs(tmp_path, capsys):
+    from transforms.serving import publish_marts
+
+    landing = Landing(tmp_path / "landing")
+    landing.add(*subscription_story())
+    con = build_metrics(build(landing, tmp_path / "warehouse.duckdb"))
+    publish_marts(con, tmp_path / "serving.duckdb", run_id="docs")
+    con.close()
+    (block,) = _examples(DOCS / "bi.md", "python")
+    exec(compile(block.replace("data/serving.duckdb", str(tmp_path / "serving.duckdb")), "docs/bi.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert printed.startswith("2025-03-01 338.00\n")  # the story's latest month and closing MRR
