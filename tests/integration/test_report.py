@@ -173,6 +173,7 @@ def test_report_asset_writes_the_files_and_links_them(warehouse_file, tmp_path):
         con.close()
     assert metadata["kpi_mrr"].value == float(mrr)
     assert "| MRR |" in metadata["kpis"].value
+    assert "at 100% gross margin" in metadata["kpis"].value  # LTV's card note, in the UI's table too
 
 
 def test_waterfall_asset_attaches_its_charts(warehouse_file, tmp_path):
