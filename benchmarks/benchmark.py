@@ -60,7 +60,7 @@ SCALES = {
     "S": Scale("S", 10_000, "day", 1_000_000),
     "M": Scale("M", 100_000, "day", 10_000_000),
     # A million accounts reporting usage daily would be 600M events; at this scale usage arrives weekly
-    # (one figure per account and metric per week), which SPEC §5's windows handle (docs/sales.md).
+    # (one figure per account and metric per week), which the sales signals' 30-day windows handle (docs/sales.md).
     "L": Scale("L", 1_000_000, "week", 100_000_000),
 }
 

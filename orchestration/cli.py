@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--full-rebuild", action="store_true",
                      help="drop every warehouse table (raw included) and reload all landing files: after a definition changes")
 
-    generate = commands.add_parser("generate", help="write a generated landing folder (SPEC §1)")
+    generate = commands.add_parser("generate", help="write a generated landing folder (docs/input-format.md)")
     generate.add_argument("--accounts", type=int, required=True)
     generate.add_argument("--months", type=int, required=True)
     generate.add_argument("--seed", type=int, default=0)

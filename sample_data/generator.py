@@ -1,4 +1,4 @@
-"""Synthetic landing folder for the subscription warehouse: the event logs of SPEC.md §1.
+"""Synthetic landing folder for the subscription warehouse: the event logs of docs/input-format.md.
 
     python -m sample_data.generator --accounts 300 --months 24 --seed 42 --out sample_data/landing --gzip
 
@@ -39,7 +39,7 @@ MARKER_FILE = ".subwh-generator.json"
 # ------------------------------------------------------------------------------------------ reference data
 
 # Tiers, cheapest first; index = tier_rank - 1. Limits are per month; the top tier has no API limit but a
-# seat limit (SPEC §5 needs one for `seat_limit_near`).
+# seat limit (docs/sales.md: `seat_limit_near` needs one).
 PLAN_IDS = ("starter", "growth", "scale", "enterprise")
 PLAN_NAMES = ("Starter", "Growth", "Scale", "Enterprise")
 SEAT_LIMIT = np.array([5, 25, 100, 1000])
@@ -262,7 +262,7 @@ def generate(
     progress: bool = True,
     format: str = "native",  # noqa: A002 - the command line's --format
 ) -> dict:
-    """Write a landing folder (SPEC §1) for `accounts` accounts over `months` months; return a summary.
+    """Write a landing folder (docs/input-format.md) for `accounts` accounts over `months` months; return a summary.
 
     The summary: {"accounts", "months", "files", "events": {stream: count}, "seconds"}; `files` counts
     every file written (event files plus the two reference CSVs). `format="stripe"` writes the same company
@@ -1234,7 +1234,7 @@ class _Simulation:
             weekend = weekend_before[last] - weekend_before[first - 1]
             t = ((first + last) / 2 - 0.5) / dim
             # A collapse ahead of churn happens in the first third of the month, so the last 30 days
-            # show it clearly (SPEC §5: usage down >= 50%).
+            # show it clearly (docs/sales.md: usage down >= 50%).
             t = np.where(state["collapsing"][idx], np.minimum(1.0, 3 * t), t)
             seats = state["seats_start"][idx] + (state["seats_end"][idx] - state["seats_start"][idx]) * t
             intensity = (
@@ -1289,7 +1289,7 @@ def _money_text(cents: pl.Expr) -> pl.Expr:
 
 
 def _money_field(name: str, cents: pl.Expr, as_number: pl.Expr) -> pl.Expr:
-    # SPEC §1 accepts a JSON number or a numeric string: deliver both.
+    # docs/input-format.md accepts a JSON number or a numeric string: deliver both.
     text = _money_text(cents)
     return pl.lit(f'"{name}":') + pl.when(as_number).then(text).otherwise(pl.lit('"') + text + pl.lit('"'))
 

@@ -1,4 +1,4 @@
-"""The event-log contract of SPEC.md §1, as data: streams, event types, fields and their types.
+"""The event-log contract of docs/input-format.md, as data: streams, event types, fields and their types.
 
 Ingestion generates its validation SQL from these tables, and the raw tables take their columns from
 them, so the contract is written down once.
@@ -31,7 +31,7 @@ class Field:
 
 COMMON_FIELDS = (
     Field("event_id", "varchar", description="Unique id of the event across all streams."),
-    Field("event_type", "varchar", description="What happened (SPEC §1)."),
+    Field("event_type", "varchar", description="What happened (docs/input-format.md lists the types)."),
     Field("occurred_at", "timestamp", "timestamp", description="When it happened, UTC."),
     Field("account_id", "varchar", description="The customer account."),
 )

@@ -157,7 +157,7 @@ def _document_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     }
     for stream in STREAMS:
         table = f"raw.{stream}"
-        con.execute(f"comment on table {table} is 'Every accepted {stream[:-1].replace('_', ' ')}, as landed (SPEC §1), typed; UTC.'")
+        con.execute(f"comment on table {table} is 'Every accepted {stream[:-1].replace('_', ' ')}, as landed (docs/input-format.md), typed; UTC.'")
         for f in stream_fields(stream):
             if f.description:
                 con.execute(f"comment on column {table}.{f.name} is {_sql_string(f.description)}")

@@ -116,5 +116,6 @@ def _kpi_markdown(kpis: list[dict]) -> str:
         "kpi": [k["label"] for k in kpis],
         "latest month": [k["text"] for k in kpis],
         "change": [k["change_text"] for k in kpis],
+        "base": [k.get("note") or "" for k in kpis],  # a small base, LTV's gross margin (docs/metrics.md)
     })
     return markdown_table(frame)

@@ -109,7 +109,7 @@ def usage(account_id, on, metric, quantity):
 
 
 class Landing:
-    """A landing folder under construction (SPEC §1 layout)."""
+    """A landing folder under construction (the layout of docs/input-format.md)."""
 
     def __init__(self, root: Path, plans=DEFAULT_PLANS, fx=DEFAULT_FX):
         self.root = Path(root)
@@ -174,7 +174,7 @@ def rows(con, sql: str) -> list[dict]:
 
 
 def build_metrics(con):
-    """Build the SaaS metrics models (SPEC §4) on a connection `build` returned. Returns the connection."""
+    """Build the SaaS metrics models (docs/metrics.md) on a connection `build` returned. Returns the connection."""
     from transforms.pipeline import METRICS_MODELS
 
     for model in METRICS_MODELS:
