@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--usage-granularity", choices=["day", "week"], default="day")
     generate.add_argument("--no-progress", action="store_true")
     generate.add_argument("--format", choices=["native", "stripe"], default="native",
-                          help="native: the SPEC §1 landing folder; stripe: the same company as Stripe events "
+                          help="native: the landing folder of docs/input-format.md; stripe: the same company as Stripe events "
                                "(stripe_events/, for `subwh import stripe`), usage and reference files")
 
     from orchestration import stripe_cli

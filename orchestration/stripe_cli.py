@@ -1,4 +1,4 @@
-"""`subwh import stripe`: turn a Stripe event log into SPEC §1 landing files (SPEC §7).
+"""`subwh import stripe`: turn a Stripe event log into landing files (docs/input-format.md; mapping: docs/stripe.md).
 
     subwh import stripe --input PATH --landing DIR
 
@@ -18,7 +18,7 @@ def register(commands) -> None:
     sources = importer.add_subparsers(dest="source", required=True)
     stripe = sources.add_parser("stripe", help="Stripe events (a file or folder of .jsonl, .jsonl.gz, .json list pages)")
     stripe.add_argument("--input", help="a Stripe event file, or a folder of them (without it: pull from the Stripe API)")
-    stripe.add_argument("--landing", required=True, help="landing folder to write (SPEC §1 layout)")
+    stripe.add_argument("--landing", required=True, help="landing folder to write (docs/input-format.md layout)")
     stripe.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     stripe.add_argument("--verbose", action="store_true", help="a stack trace on errors")
 

@@ -5,7 +5,7 @@ description: >
   its value, so only starts default), and withdrawn cancellations left out. A subscription_cancel_withdrawn
   voids every subscription_canceled of the same subscription sent before it (occurred_at) that was to take
   effect after it (effective_at): a voided cancellation never takes effect and is no churn-risk signal
-  (SPEC §1, §5). The withdrawal itself stays (an event of the account, it changes no state). One row per
+  (docs/input-format.md, docs/sales.md). The withdrawal itself stays (an event of the account, it changes no state). One row per
   accepted event that is not voided. A view: it only renames, defaults and filters, so copying millions of
   events into a table would cost more than reading raw through it.
 materialized: view

@@ -1,4 +1,4 @@
-"""Stripe fixtures -> `import_stripe_log` -> the warehouse: account MRR worked out by hand (SPEC §2, §7).
+"""Stripe fixtures -> `import_stripe_log` -> the warehouse: account MRR worked out by hand (docs/metrics.md, docs/stripe.md).
 
 Needs the warehouse side of the §1 additions (discount_amount, interval_count, subscription_cancel_withdrawn).
 """

@@ -1,4 +1,4 @@
-"""Fixed-amount coupons, billing periods of several intervals and withdrawn cancellations (SPEC §1-2, §5).
+"""Fixed-amount coupons, billing periods of several intervals and withdrawn cancellations (docs/input-format.md, docs/metrics.md, docs/sales.md).
 
 Every expected number was worked out by hand from the story; comments show the sums. The story runs
 January-April 2025 and its as-of instant is 2025-04-20 12:00 UTC (the latest event).

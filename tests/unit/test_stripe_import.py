@@ -1,4 +1,4 @@
-"""The Stripe importer (SPEC §7): fixtures in both API shapes map to the §1 rows worked out by hand, and
+"""The Stripe importer (docs/stripe.md): fixtures in both API shapes map to the §1 rows worked out by hand, and
 the importer is idempotent, streams bad lines to DIR/rejected/, and lands files atomically.
 
 The fixtures in tests/fixtures/stripe/ are written for these tests in Stripe's documented shapes:

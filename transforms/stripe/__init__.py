@@ -1,4 +1,4 @@
-"""Import from Stripe (SPEC §7): Stripe Events -> SPEC §1 landing files. No Dagster here.
+"""Import from Stripe (docs/stripe.md): Stripe Events -> landing files (docs/input-format.md). No Dagster here.
 
     from transforms.stripe import import_stripe_log
     report = import_stripe_log(Path("events.jsonl.gz"), Path("landing"))

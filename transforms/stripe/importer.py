@@ -1,4 +1,4 @@
-"""Import a Stripe event log (files of Stripe Events) into SPEC §1 landing files: `import_stripe_log`.
+"""Import a Stripe event log (files of Stripe Events) into landing files (docs/input-format.md): `import_stripe_log`.
 
 Two passes, streamed: the first reads every line (strict JSON, RFC 8259), rejects what is not a Stripe
 Event to `DIR/rejected/`, counts and skips event types it does not map, and stores the events it maps in a
@@ -116,7 +116,7 @@ def strict_loads(data: bytes | str):
 def import_stripe_log(input_path: Path, landing_dir: Path, *,
                       progress: Callable[[str, int], None] | None = None) -> StripeImportReport:
     """Import the Stripe Events in `input_path` (a file or a folder of `*.jsonl`, `*.jsonl.gz`, `*.json`
-    list pages) into the landing folder `landing_dir` (SPEC §7). `progress(phase, count)` is called every
+    list pages) into the landing folder `landing_dir` (docs/stripe.md). `progress(phase, count)` is called every
     100,000 lines read and events mapped. Idempotent: importing the same input again writes nothing."""
     input_path, landing_dir = Path(input_path), Path(landing_dir)
     if not input_path.exists():

@@ -1,4 +1,4 @@
-"""Stripe events -> SPEC §1 rows (the mapping of SPEC §7; the table is in docs/stripe.md).
+"""Stripe events -> landing-file rows (docs/input-format.md; the mapping table is in docs/stripe.md).
 
 A Stripe event carries a snapshot of its object after the change (`data.object`). For customers, invoices
 and charges each event maps on its own. A subscription's §1 events are what changed between its previous
@@ -50,7 +50,7 @@ TYPE_RANK = {
 }
 
 # Stripe subscription status -> the §1 state it means (docs/stripe.md): unpaid keeps MRR like past_due
-# (SPEC §2: a failed payment does not change MRR until the subscription is canceled).
+# (docs/metrics.md: a failed payment does not change MRR until the subscription is canceled).
 STATUS_KIND = {"trialing": "trialing", "active": "active", "past_due": "active", "unpaid": "active",
                "paused": "paused", "canceled": "canceled", "incomplete_expired": "canceled",
                "incomplete": "incomplete"}

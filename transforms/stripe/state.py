@@ -1,7 +1,7 @@
 """What the Stripe importer remembers between imports, in `DIR/.stripe/state.sqlite`.
 
 The landing files are facts that never change; turning Stripe's snapshots (a subscription object as it is
-after each change) into SPEC §1 events needs the previous snapshot of each subscription, the invoices a
+after each change) into landing-file events (docs/input-format.md) needs the previous snapshot of each subscription, the invoices a
 refund refers to, and the Stripe event ids already imported. The warehouse never reads this folder.
 
 Lookups go through dictionaries in memory (one entry per subscription, customer, invoice: not per event);
