@@ -60,7 +60,7 @@ SCALES = {
     "S": Scale("S", 10_000, "day", 1_000_000),
     "M": Scale("M", 100_000, "day", 10_000_000),
     # A million accounts reporting usage daily would be 600M events; at this scale usage arrives weekly
-    # (one figure per account and metric per week), which SPEC §5's windows handle (docs/sales.md).
+    # (one figure per account and metric per week), which the sales signals' 30-day windows handle (docs/sales.md).
     "L": Scale("L", 1_000_000, "week", 100_000_000),
 }
 
@@ -201,7 +201,128 @@ def child_generate(args: argparse.Namespace) -> dict:
     from sample_data.generator import generate
 
     return generate(args.out, accounts=args.accounts, months=MONTHS, seed=SEED, start_month=START_MONTH,
-                    gzip=False, usage_granularity=args.granularity, progress=not args.no_progress)
+                    gzip=False, usage_granularity=args.granularity, progress=not args.no_progress,
+                    format=args.format or "native")
+
+
+# ------------------------------------------------------------------------------ Stripe round trip
+
+
+def run_stripe_round_trip(scale: Scale, args: argparse.Namespace) -> dict:
+    """generate --format stripe (same seed as the scale's native folder) -> import_stripe_log -> MRR models of
+    both landing folders; the MRR marts must agree to the cent. Each part in a child process of its own."""
+    cache = Path(args.cache)
+    native = ensure_generated(scale, cache, args.regenerate, args.reuse_stale)
+    stripe_out = cache / f"stripe-{scale.name}"
+    if stripe_out.exists():
+        shutil.rmtree(stripe_out)
+    print(f"{scale.name}: generating the Stripe rendering  [load {load_average()}]", flush=True)
+    load_before = load_average()
+    summary, gen_seconds, gen_kb = run_child(
+        ["_generate", "--accounts", str(scale.accounts), "--granularity", scale.usage_granularity,
+         "--out", str(stripe_out), "--format", "stripe"], cache / "generate-result.json")
+    stripe_events = sum(summary["stripe_events"].values())
+    landing = cache / f"stripe-landing-{scale.name}"
+    if landing.exists():
+        shutil.rmtree(landing)
+    (landing / "reference").mkdir(parents=True)
+    for path in (stripe_out / "usage_events").iterdir():  # usage stays native: hard links
+        (landing / "usage_events").mkdir(exist_ok=True)
+        os.link(path, landing / "usage_events" / path.name)
+    for name in ("fx_rates.csv", "plans.csv"):
+        shutil.copy(stripe_out / "reference" / name, landing / "reference" / name)
+    print(f"{scale.name}: importing {stripe_events:,} Stripe events  [load {load_average()}]", flush=True)
+    import_load = load_average()
+    imported, import_seconds, import_kb = run_child(
+        ["_import", "--out", str(stripe_out / "stripe_events"), "--run-dir", str(landing)],
+        cache / "import-result.json")
+    print(f"{scale.name}: building both warehouses' MRR models and comparing  [load {load_average()}]", flush=True)
+    compared, compare_seconds, _ = run_child(
+        ["_compare", "--out", native["folder"], "--run-dir", str(landing), "--threads", str(args.threads or 0),
+         "--memory-limit", args.memory_limit or ""], cache / "compare-result.json")
+    if not args.keep:
+        shutil.rmtree(landing, ignore_errors=True)
+    return {"scale": scale, "stripe_events": stripe_events, "by_type": summary["stripe_events"],
+            "generate_seconds": round(gen_seconds, 1), "generate_peak_rss_mb": round(gen_kb / 1024),
+            "import_seconds": round(import_seconds, 1), "import_inner_seconds": imported["seconds"],
+            "import_cpu_seconds": imported["cpu_seconds"],
+            "import_peak_rss_mb": round(import_kb / 1024), "rows_written": imported["rows_written"],
+            "compare": compared, "compare_seconds": round(compare_seconds, 1), "load_before": load_before,
+            "import_load": import_load, "load_after": load_average()}
+
+
+def child_import(args: argparse.Namespace) -> dict:
+    from transforms.stripe.importer import import_stripe_log
+
+    started, cpu = time.perf_counter(), time.process_time()
+    report = import_stripe_log(Path(args.out), Path(args.run_dir))
+    return {"seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(time.process_time() - cpu, 2),
+            "rows_written": dict(report.rows_written),
+            "events_read": sum(report.events_read.values()), "rejected": report.lines_rejected}
+
+
+def child_compare(args: argparse.Namespace) -> dict:
+    """Ingest both landing folders and build the MRR models (no Dagster: the same SQL); compare the marts."""
+    from transforms.event_schema import STREAMS
+    from transforms.ingestion import ensure_raw_tables, load_reference, load_stream
+    from transforms.pipeline import MRR_MODELS
+    from transforms.sql_models import connect, run_model
+
+    def build(landing: Path):
+        con = connect(":memory:")
+        if args.threads:
+            con.execute(f"set threads = {int(args.threads)}")
+        if args.memory_limit:
+            con.execute(f"set memory_limit = '{args.memory_limit}'")
+        ensure_raw_tables(con)
+        load_reference(con, landing)
+        for stream in STREAMS:
+            load_stream(con, landing, stream)
+        for model in MRR_MODELS:
+            run_model(con, model)
+        return con
+
+    started = time.perf_counter()
+    native, stripe = build(Path(args.out)), build(Path(args.run_dir))
+    seconds = time.perf_counter() - started
+    mrr = ("select {account}, month, mrr, split_part(plan_id, '_', 1) from marts.account_mrr_monthly "
+           "order by 1, 2")
+    a = native.sql(mrr.format(account="replace(account_id, 'acc_', 'cus_')")).fetchall()
+    b = stripe.sql(mrr.format(account="account_id")).fetchall()
+    waterfall = "select * from marts.mrr_waterfall order by month"
+    wa, wb = native.sql(waterfall).fetchall(), stripe.sql(waterfall).fetchall()
+    return {"build_seconds": round(seconds, 1), "account_months": len(a), "account_mrr_monthly_equal": a == b,
+            "account_months_differing": len(set(a) ^ set(b)), "months": len(wa), "mrr_waterfall_equal": wa == wb,
+            "closing_mrr_latest": str(wa[-1][8]) if wa else None}
+
+
+def record_round_trip(result: dict, args: argparse.Namespace) -> str:
+    info, lib = machine(), versions()
+    compare = result["compare"]
+    rate = result["stripe_events"] / result["import_inner_seconds"] if result["import_inner_seconds"] else 0
+    by_type = ", ".join(f"{k} {v:,}" for k, v in sorted(result["by_type"].items(), key=lambda kv: -kv[1]))
+    return "\n".join([
+        f"## {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}: Stripe round trip, {result['scale'].name}",
+        "",
+        f"Machine: {info['cores']} cores, {info['memory_gib']} GiB RAM, Python {info['python']}, DuckDB "
+        f"{lib['duckdb']}, Polars {lib['polars']}. Commit {git_commit()}. `benchmarks/benchmark.py --scale "
+        f"{result['scale'].name} --stripe-round-trip`.",
+        "",
+        "| accounts | Stripe events | generate --format stripe | import: wall (peak RSS) | import: CPU | import "
+        "events/s (wall / CPU) | MRR models, both folders | account_mrr_monthly equal | mrr_waterfall equal | "
+        "load 1/5/15 before generation / import / after |",
+        "|---:|---:|---|---:|---:|---:|---:|---|---|---|",
+        f"| {result['scale'].accounts:,} | {result['stripe_events']:,} | {result['generate_seconds']:.0f} s, "
+        f"{result['generate_peak_rss_mb']:,} MB | {result['import_inner_seconds']:.1f} s "
+        f"({result['import_peak_rss_mb']:,} MB) | {result['import_cpu_seconds']:.1f} s | {rate:,.0f} / "
+        f"{result['stripe_events'] / max(result['import_cpu_seconds'], 0.01):,.0f} | {compare['build_seconds']:.0f} s | "
+        f"{compare['account_mrr_monthly_equal']} ({compare['account_months']:,} rows) | "
+        f"{compare['mrr_waterfall_equal']} ({compare['months']} months) | {result['load_before']} / "
+        f"{result['import_load']} / {result['load_after']} |",
+        "",
+        f"Stripe events by type: {by_type}. §1 rows written: {result['rows_written']}.",
+        "",
+    ])
 
 
 # ------------------------------------------------------------------------------------------- builds
@@ -505,8 +626,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="reuse a cached landing folder even if generator.py changed since (same arguments)")
     parser.add_argument("--generate-only", action="store_true", help="only make sure the landing folders exist")
     parser.add_argument("--usage", choices=["day", "week"], help="override the scale's usage granularity")
+    parser.add_argument("--stripe-import", type=int, metavar="EVENTS",
+                        help="instead: import this many synthetic Stripe events (benchmarks/stripe_import.py)")
     # Hidden sub-commands run in child processes, so each has its own peak RSS.
-    parser.add_argument("command", nargs="?", choices=["_generate", "_build"], help=argparse.SUPPRESS)
+    parser.add_argument("--stripe-round-trip", action="store_true",
+                        help="instead of the builds: generate --format stripe, import it, and compare the MRR marts "
+                             "with the native folder's (reports import events/s)")
+    parser.add_argument("command", nargs="?", choices=["_generate", "_build", "_import", "_compare"],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--format", help=argparse.SUPPRESS)
     parser.add_argument("--accounts", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--granularity", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -517,11 +645,22 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command:
         sys.path.insert(0, str(REPO))
-        outcome = child_generate(args) if args.command == "_generate" else child_build(args)
+        outcome = {"_generate": child_generate, "_build": child_build, "_import": child_import,
+                   "_compare": child_compare}[args.command](args)
         Path(args.result).write_text(json.dumps(outcome, indent=1, default=str))
         return 0
 
     Path(args.cache).mkdir(parents=True, exist_ok=True)
+    if args.stripe_import:
+        import stripe_import  # beside this script
+
+        text = stripe_import.record(stripe_import.run(args.stripe_import, Path(args.cache)), git_commit(),
+                                    json.dumps(machine()))
+        print(text)
+        if not args.no_record:
+            append_results(text)
+            print(f"appended to {RESULTS}")
+        return 0
     scales = [SCALES[name] for name in (args.scale or ["S"])]
     if args.usage:
         scales = [dataclasses.replace(s, name=f"{s.name}-{args.usage}", usage_granularity=args.usage) for s in scales]
@@ -531,6 +670,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{scale.name}: {generated['events']:,} events, generated in {generated['seconds']} s "
                   f"(peak RSS {generated['peak_rss_mb']:,} MB){' (cached)' if generated['cached'] else ''}")
         return 0
+    if args.stripe_round_trip:
+        failed = []
+        for scale in scales:
+            result = run_stripe_round_trip(scale, args)
+            text = record_round_trip(result, args)
+            print(text)
+            if not args.no_record:
+                append_results(text)
+                print(f"appended to {RESULTS}")
+            if not (result["compare"]["account_mrr_monthly_equal"] and result["compare"]["mrr_waterfall_equal"]):
+                failed.append(scale.name)
+        return 1 if failed else 0
     results = [run_scale(scale, args) for scale in scales]
     text = record(results, args)
     print(text)

@@ -1,7 +1,8 @@
 """`subwh`: run the warehouse's assets without the UI, or generate a landing folder.
 
     subwh run --landing DIR --warehouse FILE [--serving FILE] [--full-rebuild] [--verbose]
-    subwh generate --accounts N --months M --seed S --out DIR
+    subwh generate --accounts N --months M --seed S --out DIR [--format stripe]
+    subwh import stripe --input PATH --landing DIR
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--full-rebuild", action="store_true",
                      help="drop every warehouse table (raw included) and reload all landing files: after a definition changes")
 
-    generate = commands.add_parser("generate", help="write a generated landing folder (SPEC §1)")
+    generate = commands.add_parser("generate", help="write a generated landing folder (docs/input-format.md)")
     generate.add_argument("--accounts", type=int, required=True)
     generate.add_argument("--months", type=int, required=True)
     generate.add_argument("--seed", type=int, default=0)
@@ -39,8 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--gzip", action="store_true")
     generate.add_argument("--usage-granularity", choices=["day", "week"], default="day")
     generate.add_argument("--no-progress", action="store_true")
+    generate.add_argument("--format", choices=["native", "stripe"], default="native",
+                          help="native: the landing folder of docs/input-format.md; stripe: the same company as Stripe events "
+                               "(stripe_events/, for `subwh import stripe`), usage and reference files")
+
+    from orchestration import stripe_cli
+
+    stripe_cli.register(commands)
 
     args = parser.parse_args(argv)
+    if args.command == "import":
+        return stripe_cli.run(args)
     if args.command == "run":
         return run_command(args)
     return generate_command(args)
@@ -222,6 +232,7 @@ def generate_command(args: argparse.Namespace) -> int:
         summary = generate(
             args.out, accounts=args.accounts, months=args.months, seed=args.seed, start_month=args.start_month,
             gzip=args.gzip, usage_granularity=args.usage_granularity, progress=not args.no_progress,
+            format=args.format,
         )
     except ValueError as error:  # GeneratorError: bad arguments or an output folder it must not overwrite
         print(f"subwh generate: {error}", file=sys.stderr)

@@ -27,7 +27,7 @@ class Settings:
     serving_path: Path
     exports_dir: Path  # CRM follow-up CSVs
     reports_dir: Path  # offline HTML reports
-    gross_margin: str = "1.0"  # for LTV (SPEC §4), a fraction
+    gross_margin: str = "1.0"  # for LTV (docs/metrics.md), a fraction
     memory_limit: str | None = None
     threads: int | None = None
     temp_directory: str | None = None

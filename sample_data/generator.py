@@ -1,4 +1,4 @@
-"""Synthetic landing folder for the subscription warehouse: the event logs of SPEC.md §1.
+"""Synthetic landing folder for the subscription warehouse: the event logs of docs/input-format.md.
 
     python -m sample_data.generator --accounts 300 --months 24 --seed 42 --out sample_data/landing --gzip
 
@@ -39,7 +39,7 @@ MARKER_FILE = ".subwh-generator.json"
 # ------------------------------------------------------------------------------------------ reference data
 
 # Tiers, cheapest first; index = tier_rank - 1. Limits are per month; the top tier has no API limit but a
-# seat limit (SPEC §5 needs one for `seat_limit_near`).
+# seat limit (docs/sales.md: `seat_limit_near` needs one).
 PLAN_IDS = ("starter", "growth", "scale", "enterprise")
 PLAN_NAMES = ("Starter", "Growth", "Scale", "Enterprise")
 SEAT_LIMIT = np.array([5, 25, 100, 1000])
@@ -260,26 +260,29 @@ def generate(
     gzip: bool = False,
     usage_granularity: str = "day",
     progress: bool = True,
+    format: str = "native",  # noqa: A002 - the command line's --format
 ) -> dict:
-    """Write a landing folder (SPEC §1) for `accounts` accounts over `months` months; return a summary.
+    """Write a landing folder (docs/input-format.md) for `accounts` accounts over `months` months; return a summary.
 
     The summary: {"accounts", "months", "files", "events": {stream: count}, "seconds"}; `files` counts
-    every file written (event files plus the two reference CSVs).
+    every file written (event files plus the two reference CSVs). `format="stripe"` writes the same company
+    as Stripe Events instead of subscription and billing events (sample_data/stripe_rendering.py); its
+    summary adds "stripe_events" (by type).
     """
     started = time.perf_counter()
     _check_arguments(accounts, months, seed, start_month, usage_granularity)
+    if format not in ("native", "stripe"):
+        raise GeneratorError(f"format must be 'native' or 'stripe', got {format!r}")
     out = Path(out_dir)
-    _prepare_output(
-        out,
-        dict(
-            accounts=accounts,
-            months=months,
-            seed=seed,
-            start_month=start_month,
-            gzip=gzip,
-            usage_granularity=usage_granularity,
-        ),
+    arguments = dict(
+        accounts=accounts,
+        months=months,
+        seed=seed,
+        start_month=start_month,
+        gzip=gzip,
+        usage_granularity=usage_granularity,
     )
+    _prepare_output(out, arguments if format == "native" else {**arguments, "format": format})
 
     root = SeedSequence(seed)
     life_seq, usage_seq, reference_seq, *render_seqs = root.spawn(3 + len(STREAMS))
@@ -294,13 +297,24 @@ def generate(
         usage_granularity,
     )
     _write_reference(out, simulation.calendar_months[:months], Generator(PCG64(reference_seq)))
+    stripe = None
+    if format == "stripe":
+        from sample_data.stripe_rendering import StripeWriter, write_stripe_plans
+
+        for stream in ("subscription_events", "billing_events"):  # Stripe's events hold them
+            (out / stream).rmdir()
+        write_stripe_plans(out / REFERENCE_DIR / "plans.csv", _stripe_constants(simulation))
+        stripe = StripeWriter(out, gzip, _stripe_constants(simulation))
 
     month_iter = tqdm(range(months), desc="generating", unit="month", disable=not progress, file=sys.stderr)
     try:
         for m in month_iter:
             subscription_events, billing_events = simulation.advance(m)
-            writer.write_events("subscription_events", subscription_events)
-            writer.write_events("billing_events", billing_events)
+            if stripe is not None:
+                stripe.write_month(int(simulation.day0[m + 1]) * DAY, subscription_events, billing_events)
+            else:
+                writer.write_events("subscription_events", subscription_events)
+                writer.write_events("billing_events", billing_events)
             # Usage is produced a day (or a week) at a time and rendered in batches of whole days: few
             # Polars calls for small runs, bounded memory for large ones.
             batch: list[pl.DataFrame] = []
@@ -312,17 +326,35 @@ def generate(
             if batch:
                 writer.write_events("usage_events", pl.concat(batch))
             if progress:
-                month_iter.set_postfix(events=f"{sum(writer.events.values()):,}")
+                written = sum(writer.events.values()) + (stripe.events if stripe is not None else 0)
+                month_iter.set_postfix(events=f"{written:,}")
     finally:
         writer.close()
 
-    return {
+    summary = {
         "accounts": accounts,
         "months": months,
         "files": writer.files + 2,
         "events": dict(writer.events),
         "seconds": round(time.perf_counter() - started, 2),
     }
+    if stripe is not None:
+        summary["files"] += stripe.files
+        summary["events"] = {"usage_events": writer.events["usage_events"]}
+        summary["stripe_events"] = dict(sorted(stripe.types.items()))
+        summary["stripe_refunds_left_out"] = stripe.refunds_skipped  # of invoices never paid: no charge
+    return summary
+
+
+def _stripe_constants(simulation: _Simulation) -> dict:
+    """What the Stripe rendering needs of the generator's tables."""
+    return dict(
+        plan_ids=PLAN_IDS, plan_names=PLAN_NAMES, currencies=CURRENCIES, price_book=PRICE_BOOK,
+        seat_limits=SEAT_LIMIT, api_limits=API_LIMIT, countries=COUNTRIES, name_stems=NAME_STEMS,
+        name_nouns=NAME_NOUNS, segments=SEGMENTS, sales_owners=SALES_OWNERS,
+        subscription_event_types=SUBSCRIPTION_EVENT_TYPES, billing_event_types=BILLING_EVENT_TYPES,
+        account_currency=simulation.currency, epoch=int(simulation.day0[0]) * DAY,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -391,7 +423,7 @@ def _prepare_output(out: Path, arguments: dict) -> None:
                 f"output folder {out} is not empty and was not written by this generator (no {MARKER_FILE}); "
                 "pass an empty or new folder"
             )
-        for name in (*STREAMS, REFERENCE_DIR):
+        for name in (*STREAMS, REFERENCE_DIR, "stripe_events"):  # stripe_events: a --format stripe output
             if (out / name).is_dir():
                 shutil.rmtree(out / name)
     out.mkdir(parents=True, exist_ok=True)
@@ -1202,7 +1234,7 @@ class _Simulation:
             weekend = weekend_before[last] - weekend_before[first - 1]
             t = ((first + last) / 2 - 0.5) / dim
             # A collapse ahead of churn happens in the first third of the month, so the last 30 days
-            # show it clearly (SPEC §5: usage down >= 50%).
+            # show it clearly (docs/sales.md: usage down >= 50%).
             t = np.where(state["collapsing"][idx], np.minimum(1.0, 3 * t), t)
             seats = state["seats_start"][idx] + (state["seats_end"][idx] - state["seats_start"][idx]) * t
             intensity = (
@@ -1257,7 +1289,7 @@ def _money_text(cents: pl.Expr) -> pl.Expr:
 
 
 def _money_field(name: str, cents: pl.Expr, as_number: pl.Expr) -> pl.Expr:
-    # SPEC §1 accepts a JSON number or a numeric string: deliver both.
+    # docs/input-format.md accepts a JSON number or a numeric string: deliver both.
     text = _money_text(cents)
     return pl.lit(f'"{name}":') + pl.when(as_number).then(text).otherwise(pl.lit('"') + text + pl.lit('"'))
 

@@ -8,6 +8,20 @@ create or replace temp macro monthly_usd_from_annual(annual_usd) as (
     ((floor(annual_usd * 100)::bigint + 6) // 12)::decimal(18, 0) * 0.01
 )::decimal(18, 2);
 
+-- A charge that covers `months` months, annualized: charge x 12 / months, exact wherever 12 / months is a
+-- finite decimal (periods of 1-6, 8, 10, 12, 16, 20, 24 months...), else (7, 9, 11, 36 months...) rounded
+-- half away from zero at 12 places. In integers, for the same reason as above (charge >= 0): with
+-- n = charge x 10^12, round(12n / months) = (24n + months) // (2 months); 12 / months whole when it divides.
+-- (n is built from the charge's whole and fractional parts: charge x 10^12 as a DECIMAL would overflow for
+-- the largest charges the raw types allow.)
+create or replace temp macro annualized(charge, months) as (
+    case when 12 % months = 0 then charge::decimal(38, 12) * (12 // months)
+         else ((((floor(charge)::hugeint * 1000000000000
+                  + ((charge::decimal(38, 12) - floor(charge)) * 1000000000000)::hugeint) * 24 + months)
+                // (2 * months))::decimal(38, 0) * 0.000000000001)
+    end
+)::decimal(38, 12);
+
 -- Months are DATE, the month's first day.
 create or replace temp macro month_of(ts) as date_trunc('month', ts)::date;
 create or replace temp macro next_month(m) as (m + interval 1 month)::date;

@@ -1,4 +1,4 @@
-"""The event-log contract of SPEC.md §1, as data: streams, event types, fields and their types.
+"""The event-log contract of docs/input-format.md, as data: streams, event types, fields and their types.
 
 Ingestion generates its validation SQL from these tables, and the raw tables take their columns from
 them, so the contract is written down once.
@@ -25,12 +25,13 @@ class Field:
     kind: str = "text"  # text | timestamp | date | money | integer | percent | quantity | enum
     allowed: tuple[str, ...] = ()  # for enum
     non_negative: bool = False
+    minimum: int | None = None  # for integer: the smallest value that makes sense (below it: wrong_type)
     description: str = ""
 
 
 COMMON_FIELDS = (
     Field("event_id", "varchar", description="Unique id of the event across all streams."),
-    Field("event_type", "varchar", description="What happened (SPEC §1)."),
+    Field("event_type", "varchar", description="What happened (docs/input-format.md lists the types)."),
     Field("occurred_at", "timestamp", "timestamp", description="When it happened, UTC."),
     Field("account_id", "varchar", description="The customer account."),
 )
@@ -51,6 +52,14 @@ STREAM_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("segment", "varchar"),
         Field("country", "varchar"),
         Field("sales_owner", "varchar"),
+        # Added after the first release: kept last, so a raw table made before them gains them in the same
+        # order (ingestion.ensure_raw_tables copies an older raw table into this order once).
+        Field("discount_amount", INPUT_MONEY, "money", non_negative=True,
+              description="Fixed amount off each charge, in currency, applied after discount_pct (a charge "
+                          "never goes below 0)."),
+        Field("interval_count", "integer", "integer", minimum=1,
+              description="Billing intervals per charge (default 1): a charge covers interval_count x 1, 3 or "
+                          "12 months."),
     ),
     "billing_events": (
         Field("invoice_id", "varchar"),
@@ -79,6 +88,7 @@ REQUIRED_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "subscription_paused": ("subscription_id",),
         "subscription_resumed": ("subscription_id",),
         "subscription_canceled": ("subscription_id",),
+        "subscription_cancel_withdrawn": ("subscription_id",),
     },
     "billing_events": {
         "invoice_issued": ("invoice_id", "subscription_id", "amount", "currency", "period_start", "period_end"),

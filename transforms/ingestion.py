@@ -101,6 +101,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
                 ingested_at timestamp
             )"""
         )
+        _add_missing_columns(con, stream)
     con.execute(
         """create table if not exists raw.quarantine (
             source_file varchar, line_number bigint, raw varchar, reason varchar, detail varchar,
@@ -128,6 +129,30 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     _document_raw_tables(con)
 
 
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, stream: str) -> None:
+    """A warehouse made before a field joined the contract (discount_amount, interval_count) gains it: NULL
+    in the rows loaded before, as in an event that left it out. The table is copied once in the contract's
+    column order, so an upgraded warehouse has the same columns in the same order as a new one."""
+    have = {r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'raw' and table_name = ?", [stream]).fetchall()}
+    fields = stream_fields(stream)
+    if all(f.name in have for f in fields):
+        return
+    columns = ", ".join(
+        (f.name if f.name in have else f"null::{f.sql_type} as {f.name}") for f in fields)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create table raw.{stream}__upgraded as select {columns}, source_file, line_number, "
+                    f"ingested_at from raw.{stream}")
+        con.execute(f"drop table raw.{stream}")
+        con.execute(f"alter table raw.{stream}__upgraded rename to {stream}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def _document_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     provenance = {
         "source_file": "Landed file the row came from, relative to the landing folder.",
@@ -136,7 +161,7 @@ def _document_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     }
     for stream in STREAMS:
         table = f"raw.{stream}"
-        con.execute(f"comment on table {table} is 'Every accepted {stream[:-1].replace('_', ' ')}, as landed (SPEC §1), typed; UTC.'")
+        con.execute(f"comment on table {table} is 'Every accepted {stream[:-1].replace('_', ' ')}, as landed (docs/input-format.md), typed; UTC.'")
         for f in stream_fields(stream):
             if f.description:
                 con.execute(f"comment on column {table}.{f.name} is {_sql_string(f.description)}")
@@ -717,6 +742,9 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str],
         if f.non_negative:
             checks.append((f"{f.name} < 0", "negative_value", f"'{f.name}=' || t_{f.name} || ' is negative'"))
     for f in fields:
+        if f.minimum is not None:
+            checks.append((f"{f.name} < {f.minimum}", "wrong_type",
+                           f"'{f.name}=' || t_{f.name} || ' is below {f.minimum}'"))
         if f.kind == "percent":
             checks.append((f"{f.name} > 100", "wrong_type", f"'{f.name}=' || t_{f.name} || ' is above 100'"))
         if f.kind == "currency":

@@ -1,4 +1,4 @@
-"""Invariants the SaaS metrics marts must hold (SPEC §4, §6), as queries returning the rows that break
+"""Invariants the SaaS metrics marts must hold (docs/metrics.md), as queries returning the rows that break
 them: an empty list means the invariant holds. Asset checks and tests call the same functions."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ MRR_MODELS = [
     "marts/accounts",
 ]
 
-# SaaS metrics marts (SPEC §4): built after the MRR models.
+# SaaS metrics marts (docs/metrics.md): built after the MRR models.
 METRICS_MODELS = [
     "intermediate/collected_revenue_monthly",
     "intermediate/cohort_months",

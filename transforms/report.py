@@ -26,6 +26,7 @@ import duckdb
 
 from transforms.charts import COLORS
 from transforms.files import replace_atomically
+from transforms.metric_bases import Base, metric_bases
 from transforms.simulator import Assumptions
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
@@ -42,16 +43,18 @@ KPIS = [
     ("customers", "Customers", "count", True),
     ("arpa", "ARPA", "money", True),
     ("nrr", "NRR (month)", "percent", True),
+    ("nrr_12m", "NRR (12 months)", "percent", True),
     ("grr", "GRR (month)", "percent", True),
     ("logo_churn_rate", "Logo churn", "percent", False),
     ("quick_ratio", "Quick ratio", "ratio", True),
     ("ltv", "LTV", "money", True),
 ]
 
-# One line each, in the words of SPEC §3-§5 (docs/metrics.md has the long form).
+# One line each (docs/metrics.md and docs/sales.md have the long form).
 DEFINITIONS = [
-    ("MRR", "Monthly recurring revenue at the month's end: price × seats × (1 − discount) per month of every "
-            "active subscription, in USD at that month's FX rate. Trials, paused and canceled subscriptions count 0."),
+    ("MRR", "Monthly recurring revenue at the month's end: price × seats × (1 − discount %) less any fixed "
+            "discount, per month of the billing period, of every active subscription, in USD at that month's FX "
+            "rate. Trials, paused and canceled subscriptions count 0."),
     ("ARR", "Annual run rate: MRR × 12."),
     ("Customers", "Accounts with MRR above 0 at the month's end."),
     ("ARPA", "Average revenue per account: MRR / customers."),
@@ -63,7 +66,8 @@ DEFINITIONS = [
     ("Gross MRR churn", "(Churned + contraction MRR) / opening MRR."),
     ("Quick ratio", "(New + expansion + reactivation MRR) / (churned + contraction MRR): above 1, more MRR comes "
                     "in than goes out (Baremetrics leaves reactivation out)."),
-    ("LTV", "Lifetime value: ARPA × gross margin / mean logo churn rate of the 6 months before this one."),
+    ("LTV", "Lifetime value: ARPA × gross margin / mean logo churn rate of the 6 months before this one. The gross "
+            "margin is the setting SUBWH_GROSS_MARGIN (default 100%: LTV in revenue); the LTV card states it."),
     ("New", "MRR of accounts paying for the first time."),
     ("Expansion", "MRR added by accounts that paid last month and pay more now (upgrades, seats)."),
     ("Reactivation", "MRR of accounts paying again after a month or more at zero."),
@@ -100,7 +104,7 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, top: int = TOP_ACCOUNTS)
         "latest_month": latest["month"].isoformat(),
         "previous_month": previous["month"].isoformat() if previous else None,
         "generated_at": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "kpis": headline_kpis(latest, previous),
+        "kpis": headline_kpis(latest, previous, metric_bases(con, latest["month"])),
         "waterfall": [_jsonable(row) for row in waterfall],
         "metrics": [_jsonable({k: row[k] for k in ("month", "mrr", "customers", "nrr", "nrr_12m", "grr",
                                                    "logo_churn_rate")}) for row in metrics],
@@ -117,10 +121,18 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, top: int = TOP_ACCOUNTS)
     }
 
 
-def headline_kpis(latest: dict, previous: dict | None) -> list[dict]:
-    """Each card: the latest month's value (exact text and float), last month's, and the change."""
+def headline_kpis(latest: dict, previous: dict | None, bases: dict[str, Base] | None = None) -> list[dict]:
+    """Each card: the latest month's value (exact text and float), last month's, and the change; `note` names
+    the base a rate stands on where it is small (transforms/metric_bases.py) and LTV's gross margin."""
     cards = []
     for column, label, kind, up_is_good in KPIS:
+        notes = []
+        if column == "ltv" and latest.get("gross_margin") is not None:
+            margin = (Decimal(str(latest["gross_margin"])) * 100).normalize()
+            notes.append(f"at {margin:f}% gross margin")
+        base = (bases or {}).get(column)
+        if base is not None and base.small and latest.get(column) is not None:
+            notes.append(base.text)
         value, before = latest.get(column), (previous or {}).get(column)
         change = None if value is None or before is None else float(Decimal(str(value)) - Decimal(str(before)))
         relative = change / float(before) if change is not None and kind in ("money", "count") and before else None
@@ -135,6 +147,7 @@ def headline_kpis(latest: dict, previous: dict | None) -> list[dict]:
             "change": change,
             "change_text": format_change(change, relative, kind),
             "tone": _tone(change, up_is_good),
+            "note": "; ".join(notes) or None,
         })
     return cards
 
@@ -395,7 +408,9 @@ def _kpi_cards(kpis: list[dict]) -> str:
             f'<div class="kpi" data-kpi="{kpi["key"]}" data-value="{html.escape(kpi["exact"] or "")}">'
             f'<div class="kpi-label">{html.escape(kpi["label"])}</div>'
             f'<div class="kpi-value">{html.escape(kpi["text"])}</div>'
-            f'<div class="kpi-change {kpi["tone"]}">{html.escape(kpi["change_text"])}</div></div>'
+            f'<div class="kpi-change {kpi["tone"]}">{html.escape(kpi["change_text"])}</div>'
+            + (f'<div class="kpi-note">{html.escape(kpi["note"])}</div>' if kpi.get("note") else "")
+            + "</div>"
         )
     return "\n".join(cards)
 
@@ -466,9 +481,25 @@ def _funnel(rows: list[dict]) -> str:
             f'<th>expanded</th><th>retained 12 months</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
-def _reasons(value) -> str:
+# A limit reason's tag says where the account is against its limit, as its sentence does (the code stays).
+LIMIT_UTILISATION = {"seat_limit_near": ("seat_utilisation", "seat limit"),
+                     "usage_limit_near": ("api_utilisation", "usage limit")}
+
+
+def _reason_label(code: str, row: dict) -> str:
+    if code in LIMIT_UTILISATION:
+        column, name = LIMIT_UTILISATION[code]
+        used = row.get(column)
+        if used is not None and used > 1:
+            return f"over {name}"
+        if used is not None and used == 1:
+            return f"at {name}"
+    return code.replace("_", " ")
+
+
+def _reasons(value, row: dict | None = None) -> str:
     codes = value if isinstance(value, list) else [c for c in str(value or "").split(",") if c]
-    return " ".join(f'<span class="reason">{html.escape(c.strip().replace("_", " "))}</span>' for c in codes)
+    return " ".join(f'<span class="reason">{html.escape(_reason_label(c.strip(), row or {}))}</span>' for c in codes)
 
 
 def _account_cell(row: dict) -> str:
@@ -488,7 +519,7 @@ def _upsell_table(listing: dict) -> str:
             f'<tr>{_account_cell(row)}<td>{html.escape(str(row.get("sales_owner") or "—"))}</td><td>{plan}</td>'
             f'<td class="num">{format_value(row.get("mrr"), "money")}</td>'
             f'<td class="num">+{format_value(row.get("expected_mrr_uplift"), "money")}</td>'
-            f'<td class="num">{row.get("score", "")}</td><td>{_reasons(row.get("reasons"))}'
+            f'<td class="num">{row.get("score", "")}</td><td>{_reasons(row.get("reasons"), row)}'
             f'<div class="summary">{html.escape(str(row.get("summary") or ""))}</div></td></tr>'
         )
     return (f'<p class="note">Top {len(listing["rows"])} of {listing["total"]} by score.</p>'

@@ -1,4 +1,4 @@
-"""The sales follow-up lists of SPEC §5: upsell opportunities and churn risk, explained account by account.
+"""The sales follow-up lists of docs/sales.md: upsell opportunities and churn risk, explained account by account.
 
 DuckDB does the heavy part: the SQL models in `SALES_MODELS` reduce the last 60 days of usage, the
 failed payments and the scheduled cancellations to a few rows per account. This module turns those
@@ -46,7 +46,7 @@ SEATS_METRIC, API_METRIC = "active_seats", "api_calls"
 LEVEL_METRICS = (SEATS_METRIC,)
 METRIC_LABELS = {SEATS_METRIC: "active seats", API_METRIC: "API calls"}
 
-# SPEC §5 thresholds as exact fractions (numerator, denominator): `a * den >= b * num` compares whole
+# The thresholds of docs/sales.md as exact fractions (numerator, denominator): `a * den >= b * num` compares whole
 # numbers exactly, so 40 of 50 seats is flagged whatever floating point makes of 0.8 * 50.
 LIMIT_NEAR = (4, 5)  # usage >= 80% of the plan's limit
 GROWTH = (3, 2)  # current >= 1.5 x previous
@@ -97,7 +97,7 @@ UPSELL_COLUMNS = [
            "MRR gained in USD at list price: next plan's list_price_monthly x seats - MRR of the current plan's "
            "subscriptions (at least the per-seat list-price gap x seats); on the top tier extra_seats x its "
            "list price. 0.00 when there is nothing more to sell at list price (the top tier with seats to spare, "
-           "or a next tier no dearer per seat): still an opportunity (SPEC §5), a conversation about the growth "
+           "or a next tier no dearer per seat): still an opportunity (docs/sales.md), a conversation about the growth "
            "the signals show."),
     Column("score", "integer", "0-100, higher first: 20-40 points for seat_limit_near and for usage_limit_near "
            "(80% -> 100% of the limit), 10-20 for usage_growth (1.5x -> 3x); see docs/sales.md."),
@@ -149,12 +149,12 @@ CHURN_RISK_COLUMNS = [
 ]
 
 UPSELL_DESCRIPTION = (
-    "Sales follow-up list (SPEC §5): active accounts with an upsell signal in the last 30 days and no churn "
+    "Sales follow-up list (docs/sales.md): active accounts with an upsell signal in the last 30 days and no churn "
     "risk, one row per account with the reasons, a 0-100 score, the plan to offer, the expected MRR uplift in "
     "USD and a sentence for the CRM. See docs/sales.md."
 )
 CHURN_RISK_DESCRIPTION = (
-    "Retention follow-up list (SPEC §5): active accounts with an unpaid failed payment in the last 30 days, a "
+    "Retention follow-up list (docs/sales.md): active accounts with an unpaid failed payment in the last 30 days, a "
     "scheduled cancellation, or a metric's usage down >= 50% against the 30 days before; one row per account "
     "with the reasons, a 0-100 score and a sentence for the CRM. These accounts are never on the upsell list."
 )
@@ -238,9 +238,9 @@ def _ramp(strength: pl.Expr, start: float, full: float) -> pl.Expr:
 def metric_comparisons(usage: pl.DataFrame) -> pl.DataFrame:
     """One row per account and metric: the figures compared (sums; daily means for level metrics), their
     ratio, and whether the metric grew >= 1.5x or dropped >= 50% against the previous 30 days, the
-    previous figure being > 0 (SPEC §5).
+    previous figure being > 0 (docs/sales.md).
 
-    As the SPEC says, nothing else is required: an account whose usage began during the previous window
+    As the definition says, nothing else is required: an account whose usage began during the previous window
     is compared on that partial window too, which can make steady use look like growth (docs/sales.md).
     """
     level = pl.col("metric").is_in(list(LEVEL_METRICS))
@@ -407,7 +407,7 @@ def follow_up_lists(inputs: SalesInputs) -> SalesLists:
     signals = account_signals(inputs)
     at_risk = pl.col("churn_risk_codes").list.len() > 0
     with_upsell_signal = signals.filter(~at_risk & (pl.col("upsell_codes").list.len() > 0))
-    # SPEC §5: every one of them is an opportunity, even with nothing more to sell at list price
+    # docs/sales.md: every one of them is an opportunity, even with nothing more to sell at list price
     offers = recommend(with_upsell_signal)
 
     context = {"as_of": inputs.as_of, "latest_data_day": inputs.latest_data_day}
@@ -488,6 +488,11 @@ def _percent_floor(fraction: pl.Expr) -> pl.Expr:
     return (fraction * 100 + 1e-9).floor().cast(pl.Int64).cast(pl.String)
 
 
+def _percent_ceil(fraction: pl.Expr) -> pl.Expr:
+    # Over a limit, up: 100.2% of it reads 101%, never "100%" beside "over".
+    return (fraction * 100 - 1e-9).ceil().cast(pl.Int64).cast(pl.String)
+
+
 def _count(value: pl.Expr) -> pl.Expr:
     return _whole((value + 0.5).floor())
 
@@ -560,13 +565,24 @@ def upsell_sentences(frame: pl.DataFrame) -> pl.Series:
                    .otherwise(c("recommended_plan_id")))
     )
     sentence = _sentence([
+        # "near" below the limit, "at" on it, "over" above it (the reason code stays usage_limit_near)
         _when(c("has_seat_limit_near"),
               pl.lit("Using ") + _seats(c("mean_active_seats")) + pl.lit(" of ") + _whole(c("seat_limit"))
-              + pl.lit(" seats (") + _percent_floor(c("seat_utilisation")) + pl.lit("%) on ") + plan),
+              + pl.lit(" seats (")
+              + pl.when(c("mean_active_seats") > c("seat_limit"))
+              .then(_percent_ceil(c("seat_utilisation")) + pl.lit("%, over the limit"))
+              .when(c("mean_active_seats") == c("seat_limit")).then(pl.lit("100%, at the limit"))
+              .otherwise(_percent_floor(c("seat_utilisation")) + pl.lit("%"))
+              + pl.lit(") on ") + plan),
         _when(c("has_usage_limit_near"),
-              pl.lit("API calls at ") + _percent_floor(c("api_utilisation")) + pl.lit("% of ") + plan
-              + pl.lit("'s monthly limit (") + _count(c("api_calls_30d")) + pl.lit(" of ")
-              + _whole(c("api_call_limit")) + pl.lit(" in 30 days)")),
+              pl.when(c("api_calls_30d") > c("api_call_limit"))
+              .then(pl.lit("API calls over ") + plan + pl.lit("'s monthly limit: ")
+                    + _percent_ceil(c("api_utilisation")) + pl.lit("% ("))
+              .when(c("api_calls_30d") == c("api_call_limit"))
+              .then(pl.lit("API calls at ") + plan + pl.lit("'s monthly limit ("))
+              .otherwise(pl.lit("API calls at ") + _percent_floor(c("api_utilisation")) + pl.lit("% of ") + plan
+                         + pl.lit("'s monthly limit ("))
+              + _count(c("api_calls_30d")) + pl.lit(" of ") + _whole(c("api_call_limit")) + pl.lit(" in 30 days)")),
         _when(_text_given(c("growing_text")), c("growing_text")),
         offer + pl.lit(", +") + money(c("expected_mrr_uplift")) + pl.lit(" MRR"),
     ])
@@ -681,7 +697,7 @@ def write_follow_up_csv(frame: pl.DataFrame, exports_dir: str | Path, latest_dat
 
 
 def list_violations(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rules both lists keep (SPEC §5), as counts of offending rows named `<list>_<rule>`; {} when all hold."""
+    """Rules both lists keep (docs/sales.md), as counts of offending rows named `<list>_<rule>`; {} when all hold."""
     queries = {}
     for prefix, table in (("upsell", UPSELL_TABLE), ("churn_risk", CHURN_RISK_TABLE)):
         queries |= {

@@ -1,4 +1,4 @@
-"""Publish the warehouse's `marts` schema to the serving database BI tools read (SPEC §6).
+"""Publish the warehouse's `marts` schema to the serving database BI tools read (docs/tables.md).
 
 BI tools never open the warehouse: a pipeline run holds it for writing, and DuckDB refuses other
 processes while it does. They read a separate serving file instead, which no process ever opens for

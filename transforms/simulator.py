@@ -25,10 +25,13 @@ towards the level of one month's new sales, while the subscription line compound
 paid once with the same price paid every month; 12 a one-time licence priced at a year of subscription.
 With a multiple of 1, the subscription line is never below the one-time line from the first projected
 month on (for churn ≤ 100% and expansion ≥ 0): each term of the subscription recurrence is at least the
-matching one-time term. With a larger multiple it can stay below when customers stay, on average
-(1 / churn months), for less than `one_time_multiple` months.
+matching one-time term. With a larger multiple it can be below in a given month: in month H when that month's
+one-time sales (new × price × multiple) exceed what H months of subscribers pay then (new × price × Σ r^k,
+k < H) plus the expansion of the old book. In the long run, without expansion, that is when customers stay
+on average (1 / churn months) for less than `one_time_multiple` months. The page's reading of the figures
+(`reading` in report.js) says which amounts make the difference; docs/report.md lists its rules.
 
-NRR at the horizon follows the warehouse's 12-month definition (SPEC §4: MRR now of the accounts active
+NRR at the horizon follows the warehouse's 12-month definition (docs/metrics.md: MRR now of the accounts active
 12 months ago / their MRR then). In the model every account's MRR is multiplied by r each month, so it is
 r^12 for the subscription business, and (1 − churn)^12 for the one-time business, whose only recurring
 revenue is the old book. Rates are fractions, like the warehouse's.

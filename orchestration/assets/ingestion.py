@@ -1,4 +1,4 @@
-"""Ingestion: landed event files and reference data into the `raw` schema (SPEC §1)."""
+"""Ingestion: landed event files and reference data into the `raw` schema (docs/input-format.md)."""
 
 
 import dagster as dg
@@ -41,7 +41,7 @@ def event_stream_asset(stream: str) -> dg.AssetsDefinition:
         kinds={"duckdb", "json"},
         pool=WAREHOUSE_POOL,
         description=(
-            f"Every accepted event of {stream}/ (SPEC §1), typed, UTC, with source_file and ingested_at. "
+            f"Every accepted event of {stream}/ (docs/input-format.md), typed, UTC, with source_file and ingested_at. "
             "Only files not loaded before are read; bad rows go to raw.quarantine."
         ),
     )

@@ -1,4 +1,4 @@
-"""SaaS metrics (SPEC §4): churn, NRR/GRR, ARPA, quick ratio, LTV, cohorts, MRR by segment and by plan.
+"""SaaS metrics (docs/metrics.md): churn, NRR/GRR, ARPA, quick ratio, LTV, cohorts, MRR by segment and by plan.
 
 Every table is a SQL model under sql/ (docs/metrics.md explains each number); the checks below hold them
 to the invariants their definitions imply.
@@ -11,6 +11,7 @@ from orchestration.assets.factory import sql_model_asset
 from orchestration.assets.report import with_charts
 from orchestration.resources import Warehouse
 from transforms import metrics_checks
+from transforms.metric_bases import metric_bases
 from transforms.pipeline import METRICS_MODELS
 
 GROUP = "metrics"
@@ -32,10 +33,15 @@ def latest_month_metrics(con) -> dict:
     latest = dict(zip(relation.columns, found[0], strict=True))
     headline = ["mrr", "customers", "arpa", "logo_churn_rate", "net_mrr_churn_rate", "nrr_12m", "grr_12m",
                 "quick_ratio", "ltv"]
+    bases = metric_bases(con, latest["month"])
     return {
         "latest_month": dg.MetadataValue.text(str(latest["month"])),
         **{f"latest_{name}": dg.MetadataValue.float(float(latest[name]))
            for name in headline if latest[name] is not None},
+        "latest_gross_margin": dg.MetadataValue.float(float(latest["gross_margin"])),  # what LTV assumes
+        # a rate on a small base says what it stands on (docs/metrics.md, "Small bases")
+        **{f"latest_{name}_base": dg.MetadataValue.text(bases[name].text)
+           for name in headline if name in bases and bases[name].small and latest[name] is not None},
     }
 
 

@@ -1,4 +1,4 @@
-"""MRR: subscription state -> account MRR by month -> movements -> the waterfall (SPEC §2-3)."""
+"""MRR: subscription state -> account MRR by month -> movements -> the waterfall (docs/metrics.md)."""
 
 
 from orchestration.assets.factory import sql_model_asset

@@ -123,4 +123,5 @@ def _kpi_frame(kpis: list[dict]) -> pl.DataFrame:
         "kpi": [k["label"] for k in kpis],
         "latest month": [k["text"] for k in kpis],
         "change": [k["change_text"] for k in kpis],
+        "base": [k.get("note") or "" for k in kpis],  # a small base, LTV's gross margin (docs/metrics.md)
     })

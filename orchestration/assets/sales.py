@@ -1,4 +1,4 @@
-"""Sales: the upsell and churn-risk follow-up lists (SPEC §5-6) and their CRM export.
+"""Sales: the upsell and churn-risk follow-up lists (docs/sales.md) and their CRM export.
 
 DuckDB models reduce usage, failed payments and scheduled cancellations to a few rows per account;
 `transforms.sales` turns them into signals, scores, offers and sentences (docs/sales.md)."""

@@ -1,4 +1,4 @@
-"""Serving: the last step of a run publishes the marts to the file BI tools read (SPEC §6)."""
+"""Serving: the last step of a run publishes the marts to the file BI tools read (docs/tables.md)."""
 
 from collections.abc import Iterable
 

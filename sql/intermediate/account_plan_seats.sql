@@ -1,6 +1,6 @@
 /*
 description: >
-  What an account pays for now, for pricing an upgrade (SPEC §5): the seats and MRR of its active
+  What an account pays for now, for pricing an upgrade (docs/sales.md): the seats and MRR of its active
   subscriptions on its current plan (marts.accounts.plan_id), and since when it has been a customer
   (trial or paid). One row per account with an active subscription.
 materialized: incremental

@@ -1,6 +1,6 @@
 /*
 description: >
-  Usage per account and metric in the two 30-day windows the sales signals compare (SPEC §5). The
+  Usage per account and metric in the two 30-day windows the sales signals compare (docs/sales.md). The
   current window is the 30 UTC days ending on the latest data day (the UTC date of staging.calendar.as_of),
   inclusive; the previous window is the 30 days before it. Only those 60 days of raw.usage_events are
   read. A usage event is the usage of the UTC day of its occurred_at, so events of one day are summed

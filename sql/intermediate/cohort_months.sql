@@ -2,7 +2,7 @@
 description: >
   The cohort triangle both cohort marts share: one row per cohort and month since its start, from k = 0
   (the cohort month) to the latest reporting month, with no gaps, so a month in which nobody of the
-  cohort is left still has its row. An account's cohort is its first paid month (SPEC §4).
+  cohort is left still has its row. An account's cohort is its first paid month (docs/metrics.md).
 columns:
   cohort_month: The cohort: first month with MRR > 0 of its accounts.
   months_since_start: k, months between cohort_month and month (0 for the cohort month itself).

@@ -1,7 +1,7 @@
 /*
 description: >
   Money actually collected, one row per account and month in which it paid or was refunded: payments
-  succeeded minus refunds (SPEC §4, cohort LTV), in USD at the collection month's FX rate. Invoices and
+  succeeded minus refunds (cohort LTV, docs/metrics.md), in USD at the collection month's FX rate. Invoices and
   failed payments are not money collected. A billing event dated outside the reporting calendar is
   converted at the nearest calendar month's rate (the first or the latest month).
 materialized: incremental

@@ -1,8 +1,9 @@
 /*
 description: >
   Subscriptions that are active now and have a cancellation scheduled for later (the
-  cancellation_scheduled churn-risk signal, SPEC §5): a subscription_canceled sent on or before the
-  as-of instant with effective_at after it. One row per subscription (the earliest pending cancellation).
+  cancellation_scheduled churn-risk signal, docs/sales.md): a subscription_canceled sent on or before the
+  as-of instant with effective_at after it, not withdrawn (staging.subscription_events leaves withdrawn
+  ones out). One row per subscription (the earliest pending cancellation).
 columns:
   account_id: The customer account.
   subscription_id: The subscription that is set to end.

@@ -14,7 +14,9 @@ columns:
   quantity: Seats.
   unit_price: Price per seat per billing interval, in currency.
   discount_pct: Discount in percent (0-100).
-  arr_local: Annualized recurring revenue in the subscription's currency (0 unless active) = unit_price x quantity x (1 - discount/100) x billing periods per year. Exact; MRR is arr_local / 12 converted and rounded per account.
+  discount_amount: Fixed amount off each charge, in currency, after discount_pct.
+  interval_count: Billing intervals per charge (months per charge = interval_count x 1, 3 or 12).
+  arr_local: Annualized recurring revenue in the subscription's currency (0 unless active) = max(0, unit_price x quantity x (1 - discount_pct/100) - discount_amount) x 12 / months per charge. Exact where 12 / months per charge is a finite decimal (1-6, 8, 10, 12, 24 months...); otherwise (7, 9, 11, 36 months...) rounded half away from zero at 12 decimals. MRR is arr_local / 12 converted and rounded per account.
 */
 with reporting_window as (
     select max(as_of) as as_of, max(month) as latest_month from staging.calendar
@@ -25,6 +27,8 @@ applicable_events as (
     from staging.subscription_events as events, reporting_window
     where events.subscription_id is not null
       and events.effective_at <= reporting_window.as_of
+      -- a withdrawal changes no state: the cancellations it voids are already left out (staging)
+      and events.event_type <> 'subscription_cancel_withdrawn'
 ),
 
 running_state as (
@@ -38,6 +42,8 @@ running_state as (
         last_value(unit_price ignore nulls) over running as unit_price,
         last_value(currency ignore nulls) over running as currency,
         last_value(discount_pct ignore nulls) over running as discount_pct,
+        last_value(discount_amount ignore nulls) over running as discount_amount,
+        last_value(interval_count ignore nulls) over running as interval_count,
         last_value(
             case event_type
                 when 'trial_started' then 'trialing'
@@ -86,15 +92,21 @@ select
     unit_price,
     currency,
     discount_pct,
+    discount_amount,
+    interval_count,
     case
         when status = 'active' and unit_price is not null and quantity is not null and currency is not null
-        -- widened first: DECIMAL(18,6) x seats x DECIMAL(9,4) keeps 18 digits and overflows for a
-        -- 1,000-seat yearly subscription (1,320,000 x 85.0000 needs 19)
-        then (
-            unit_price::decimal(38, 6) * quantity * (100 - discount_pct)
-            * case billing_interval when 'month' then 12 when 'quarter' then 4 when 'year' then 1 end
-            * 0.01
-        )::decimal(38, 12)
+        then annualized(
+            -- the charge: widened first, as DECIMAL(18,6) x seats x DECIMAL(9,4) keeps 18 digits and
+            -- overflows for a 1,000-seat yearly subscription (1,320,000 x 85.0000 needs 19)
+            greatest(
+                (unit_price::decimal(38, 6) * quantity * (100 - discount_pct) * 0.01)::decimal(38, 12)
+                    - coalesce(discount_amount, 0),
+                0
+            ),
+            coalesce(interval_count, 1)::bigint
+            * case billing_interval when 'month' then 1 when 'quarter' then 3 when 'year' then 12 end
+        )
         else 0
     end as arr_local
 from periods

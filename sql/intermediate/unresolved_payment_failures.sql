@@ -1,7 +1,7 @@
 /*
 description: >
   Failed payments of the last 30 days that nothing has paid since (the payment_failed churn-risk signal,
-  SPEC §5). The window is the 30 UTC days ending on the latest data day (the UTC date of
+  docs/sales.md). The window is the 30 UTC days ending on the latest data day (the UTC date of
   staging.calendar.as_of), inclusive. A failure is resolved by a payment_succeeded at the same instant
   or later for the same invoice (a successful retry) or for the same subscription (the payment method
   works again). One row per unresolved payment_failed event.

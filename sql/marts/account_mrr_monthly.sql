@@ -2,7 +2,7 @@
 description: >
   One row per account and month in which the account has MRR > 0 (an account is absent in months it
   pays nothing). MRR is the sum of its subscriptions' MRR in force at the month's end, converted to USD
-  at the month's rate and rounded to the cent once per account (SPEC §2). Built from the subscription
+  at the month's rate and rounded to the cent once per account (docs/metrics.md). Built from the subscription
   periods directly: the conversion of intermediate.subscription_mrr_monthly, summed before rounding.
 materialized: incremental
 unique_key: account_id
@@ -13,7 +13,7 @@ columns:
   plan_id: The plan of the account's largest subscription by MRR (ties: higher tier_rank).
   currency: The currency of that subscription.
   subscriptions: Paying subscriptions of the account at the month's end.
-  mrr_at_next_month_rates: The same subscriptions' MRR at next month's FX rates (equals mrr for USD; NULL in the latest month). Next month's movements compare against it, so FX alone is never a movement (SPEC §3).
+  mrr_at_next_month_rates: The same subscriptions' MRR at next month's FX rates (equals mrr for USD; NULL in the latest month). Next month's movements compare against it, so FX alone is never a movement (docs/metrics.md).
 */
 with plans as (
     select plan_id, tier_rank from raw.plans

@@ -1,7 +1,7 @@
 /*
 description: >
   The account dimension BI users slice by: one row per account with its current values as of the
-  data's as-of instant (SPEC §6).
+  data's as-of instant (docs/tables.md).
 materialized: incremental
 unique_key: account_id
 restate_together: subscription_id

@@ -1,6 +1,6 @@
 /*
 description: >
-  Cohort LTV (SPEC §4): cumulative money collected per cohort customer, by cohort (first paid month) and
+  Cohort LTV (docs/metrics.md): cumulative money collected per cohort customer, by cohort (first paid month) and
   month since its start k, over the same complete triangle as cohort_retention. Collected money is
   payments succeeded minus refunds, in USD at the collection month's FX rate, counted in the month it
   was collected; money collected before the cohort month (for example during a trial) counts in k = 0.

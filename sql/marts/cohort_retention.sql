@@ -1,6 +1,6 @@
 /*
 description: >
-  Cohort retention (SPEC §4): one row per cohort (accounts grouped by their first paid month) and month
+  Cohort retention (docs/metrics.md): one row per cohort (accounts grouped by their first paid month) and month
   since its start k, a complete triangle up to the latest month: a month in which nobody is left has
   active_customers 0 and retention 0.0. Logo retention counts accounts paying in month c+k, so an account
   that churns and comes back counts again (it can rise with k); revenue retention is net (includes

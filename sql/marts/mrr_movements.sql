@@ -1,7 +1,7 @@
 /*
 description: >
   One row per account and month in which the account's MRR moved: new, expansion, contraction, churn or
-  reactivation (SPEC §3). prev_mrr is last month's MRR re-valued at this month's FX rate, so FX alone
+  reactivation (docs/metrics.md). prev_mrr is last month's MRR re-valued at this month's FX rate, so FX alone
   never shows up as a movement; it goes to the waterfall's fx_adjustment. Built from each account's
   paying months in order: a month compares with the one before when that one paid, and the month after
   a run of paying months is a churn (when the data reaches it).

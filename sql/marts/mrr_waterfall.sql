@@ -2,7 +2,7 @@
 description: >
   The monthly MRR waterfall, one row per month with no gaps. It reconciles to the cent every month:
   opening + new + expansion + reactivation - contraction - churned + fx_adjustment = closing, and
-  opening is the previous month's closing (SPEC §3). Contraction and churned are positive amounts.
+  opening is the previous month's closing (docs/metrics.md). Contraction and churned are positive amounts.
   Opening, closing and FX come from marts.account_mrr_monthly, the movements from marts.mrr_movements;
   they add up because a movement's prev_mrr is last month's MRR re-valued at this month's rates, the
   same amount the FX adjustment re-values.

@@ -1,6 +1,6 @@
 /*
 description: >
-  The SaaS metrics of SPEC §4, one row per reporting month with no gaps, all derived from the MRR
+  The SaaS metrics of docs/metrics.md, one row per reporting month with no gaps, all derived from the MRR
   waterfall (marts.mrr_waterfall) and account MRR (marts.account_mrr_monthly). Rates are fractions
   (0.05 = 5%), DECIMAL(18,6); a rate whose denominator is 0 is NULL. Money is USD DECIMAL(18,2).
   Definitions, formulas and how they differ from other vendors: docs/metrics.md.

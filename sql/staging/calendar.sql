@@ -1,7 +1,7 @@
 /*
 description: >
   The reporting months, one row per month with no gaps, from the first month with any subscription
-  event to the month of the data's as-of instant (the latest occurred_at of any event, SPEC §2).
+  event to the month of the data's as-of instant (the latest occurred_at of any event, docs/metrics.md).
 columns:
   month: First day of the month.
   month_end_cutoff: The instant whose subscription state counts as the month's end, UTC (the next month's start; for the latest month the as-of instant).

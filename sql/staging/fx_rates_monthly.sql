@@ -1,7 +1,7 @@
 /*
 description: >
   The USD rate of every currency for every reporting month. A month without a rate takes the latest
-  earlier one (SPEC §1); months before a currency's first rate take that first rate. USD is always 1.
+  earlier one (docs/input-format.md); months before a currency's first rate take that first rate. USD is always 1.
 columns:
   month: First day of the month.
   currency: ISO currency code.

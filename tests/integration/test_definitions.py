@@ -11,7 +11,7 @@ from transforms.sql_models import connect
 
 SAMPLE = REPO_ROOT / "sample_data" / "landing"
 
-# SPEC §6: the public interface for BI tools. Adding columns is fine; renaming one fails here.
+# docs/tables.md: the public interface for BI tools. Adding columns is fine; renaming one fails here.
 SPEC_TABLES = {
     "marts.accounts": "account_id account_name segment country sales_owner currency plan_id mrr first_paid_month status",
     "marts.account_mrr_monthly": "account_id month mrr plan_id",

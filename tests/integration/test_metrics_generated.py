@@ -172,4 +172,8 @@ def test_metrics_assets_materialize_with_described_columns(tmp_path):
     headline = result.asset_materializations_for_node("marts__saas_metrics_monthly")[0].metadata
     assert headline["latest_month"].value == "2025-03-01" and headline["latest_mrr"].value == 338.0
     assert headline["latest_nrr_12m"].value == pytest.approx(0.694444)
+    # a small base is stated beside the rate (March 2024's A 100, B 200, C 60); LTV's margin is shown
+    assert headline["latest_nrr_12m_base"].value == "on $360.00 from 3 accounts, the largest 56%"
+    assert headline["latest_gross_margin"].value == 1.0
+    assert "latest_quick_ratio_base" not in headline  # the quick ratio is NULL in March 2025
     con.close()

@@ -2,9 +2,10 @@
 the waterfall's chart hook, and the page itself in a real headless Chromium (no console error, KPIs that
 match the warehouse, sliders that recompute, the page's JS projection equal to transforms/simulator.py).
 
-A screenshot of the page is written to data/reports/report_screenshot.png for review."""
+A screenshot of the page is written to build/report_screenshot.png (ignored by git) for review."""
 
 import fcntl
+import itertools
 import json
 import math
 import re
@@ -27,7 +28,7 @@ from transforms.sql_models import connect, run_model
 
 generator = pytest.importorskip("sample_data.generator")
 
-SCREENSHOT = REPO_ROOT / "data" / "reports" / "report_screenshot.png"
+SCREENSHOT = REPO_ROOT / "build" / "report_screenshot.png"  # build/ is ignored; never the user's data/
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,10 @@ def test_the_page_is_self_contained(built):
 def test_kpis_are_the_warehouse_latest_month_with_the_change(built):
     _, data, (latest, previous) = built
     kpis = {k["key"]: k for k in data["kpis"]}
-    assert list(kpis) == ["mrr", "arr", "customers", "arpa", "nrr", "grr", "logo_churn_rate", "quick_ratio", "ltv"]
+    assert list(kpis) == ["mrr", "arr", "customers", "arpa", "nrr", "nrr_12m", "grr", "logo_churn_rate",
+                          "quick_ratio", "ltv"]
+    if latest["ltv"] is not None:  # the gross margin LTV assumes is stated on its card
+        assert kpis["ltv"]["note"].startswith("at 100% gross margin")
     assert data["latest_month"] == latest["month"].isoformat()
     for key, kpi in kpis.items():
         if latest[key] is None:
@@ -170,6 +174,8 @@ def test_report_asset_writes_the_files_and_links_them(warehouse_file, tmp_path):
     assert metadata["kpi_mrr"].value == float(mrr)
     # a table, which the UI shows inline (Markdown this long would hide behind "[Show Markdown]")
     assert [r.data["kpi"] for r in metadata["kpis"].records][0] == "MRR"
+    kpi_rows = {r.data["kpi"]: r.data for r in metadata["kpis"].records}
+    assert "at 100% gross margin" in kpi_rows["LTV"]["base"]  # LTV's card note, in the UI's table too
 
 
 def test_waterfall_asset_attaches_its_charts(warehouse_file, tmp_path):
@@ -306,8 +312,10 @@ def test_moving_a_slider_recomputes_the_projection(page, built):
     assert page.evaluate("document.getElementById('sim-nrr').textContent") == f"{0.955**12 * 100:.1f}%"
     assert "NRR below 100%" in page.evaluate("document.getElementById('sim-reading').textContent")
     move("sim-expansion", 8)
-    assert "NRR above 100%: revenue grows even after churn" in page.evaluate(
+    assert "NRR above 100%: expansion (8.00% a month) outweighs churn (5.00%)" in page.evaluate(
         "document.getElementById('sim-reading').textContent")
+    assert page.evaluate("document.getElementById('sim-reading').textContent") == page.evaluate(
+        "window.revenueReport.reading(window.revenueReport.state)")
 
     # The toggle: one-time sales have no NRR beyond what is left of the old subscriptions.
     page.evaluate("document.getElementById('sim-model-one-time').click()")
@@ -318,6 +326,149 @@ def test_moving_a_slider_recomputes_the_projection(page, built):
 
     page.evaluate("document.getElementById('sim-reset').click()")
     assert page.evaluate("document.getElementById('sim-mrr').textContent") == start
+
+
+CHART_TEXT = """Array.from(document.querySelectorAll('.chart svg')).flatMap(svg => {
+    const scale = svg.getScreenCTM().a;  // CSS px per SVG unit, as the page is laid out
+    return Array.from(svg.querySelectorAll('text')).map(t => {
+        const box = t.getBoundingClientRect();
+        return {chart: svg.parentElement.id, text: t.textContent, xLabel: t.classList.contains('x-label'),
+                slanted: t.hasAttribute('transform'), left: box.left, right: box.right,
+                px: parseFloat(getComputedStyle(t).fontSize) * scale};
+    });
+})"""
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1280, 800, 390])
+def test_every_chart_label_is_readable(browser, built, width):
+    # 10 px is the smallest text the page draws; month labels that do not fit are thinned out, never shrunk
+    # (they were 5.5 px on 24 months), and the bridge's step names slant instead.
+    opened = browser.open(built[0].dated.as_uri(), width=width, height=900)
+    opened.wait_for("window.revenueReport !== undefined")
+    texts = opened.evaluate(CHART_TEXT)
+    charts = {t["chart"] for t in texts}
+    assert {"chart-bridge", "chart-movements", "chart-mrr", "chart-nrr", "chart-churn", "chart-sim"} <= charts
+    small = [(t["chart"], t["text"], round(t["px"], 2)) for t in texts if t["px"] < 10]
+    assert small == []
+    for chart in charts:
+        labels = [t for t in texts if t["chart"] == chart and t["xLabel"]]
+        assert len(labels) >= 2, chart
+        flat = sorted((t for t in labels if not t["slanted"]), key=lambda t: t["left"])
+        overlapping = [(a["text"], b["text"]) for a, b in itertools.pairwise(flat) if a["right"] > b["left"]]
+        assert overlapping == [], chart
+    # every step of the bridge is named, however narrow the chart
+    assert [t["text"] for t in texts if t["chart"] == "chart-bridge" and t["xLabel"]] == [
+        "Opening", "New", "Expansion", "Reactivation", "Contraction", "Churned", "FX", "Closing"]
+    assert opened.errors == []
+
+
+# The what-if sentences, at the edges. Amounts are formatted by the page's own `money` to compare with the text.
+ISSUE_CASE = dict(price=100, new_customers=10, churn=0.0114, expansion=0.0, horizon=12, starting_mrr=50_000,
+                  one_time_multiple=12, model="subscription")
+
+
+def _reading(page, **changes):
+    assumptions = ISSUE_CASE | changes
+    text = page.evaluate(f"window.revenueReport.reading({json.dumps(assumptions)})")
+    figures = project(Assumptions(**{k: v for k, v in assumptions.items() if k != "model"}))
+    return text, figures, lambda v: page.evaluate(f"window.revenueReport.money({v!r})")
+
+
+@needs_chromium
+def test_reading_explains_one_time_sales_ahead_at_the_horizon_with_the_amounts_that_make_it(page):
+    # 1.14% churn, no expansion, 12 months, one-time at 12 months' price: the old text said a subscriber
+    # "stays 88 months on average, fewer than the 12 months' price". One-time sales are ahead in month 12 because
+    # that month's 10 sales x $1,200 = $12,000 outweigh what 12 months of subscribers pay then:
+    # $1,000 x (1 + r + ... + r^11) with r = 0.9886, i.e. month-12 subscription revenue minus 50,000 x r^12.
+    text, figures, money = _reading(page)
+    sub, one = figures.subscription.revenue_at_horizon, figures.one_time.revenue_at_horizon
+    won = sub - 50_000 * 0.9886**12
+    assert one > sub
+    assert "fewer" not in text and "88" not in text
+    assert (f"In month 12 the subscription brings {money(sub)} a month, less than the {money(one)} of one-time "
+            f"sales: that month's new customers pay $12,000 up front (12 months' price each), more than the "
+            f"{money(won)} a month the subscribers won over 12 months pay by then.") in text
+    assert "today's customers pay 12.9% less a year from now" in text  # NRR 12m 0.9886^12 = 87.1%
+
+
+@needs_chromium
+def test_reading_of_one_time_sales_compares_a_subscribers_lifetime_with_one_sale(page):
+    # 8% churn: a subscriber stays 1 / 0.08 = 12.5 months and pays 12.5 x $100 = $1,250, more than one sale's
+    # $1,200 (the old text rounded to "13" and said "fewer than 12").
+    text, _, _ = _reading(page, churn=0.08, model="one_time")
+    assert "stays 12.5 months on average and pays about $1,250 in all, more than one sale's $1,200." in text
+    # 100% churn: one month, $100, less than $1,200; nothing is left of the old subscriptions.
+    text, _, _ = _reading(page, churn=1.0, model="one_time")
+    assert "stays 1 month on average and pays about $100.00 in all, less than one sale's $1,200." in text
+    assert "run off at 100.00% a month ($0.00 left)" in text
+    # no churn: nothing runs off, and no lifetime to compare
+    text, _, _ = _reading(page, churn=0.0, model="one_time")
+    assert "with no churn the subscriptions already sold keep paying $50,000" in text
+    assert "With no churn a subscriber pays for ever" in text and "run off" not in text
+
+
+@needs_chromium
+@pytest.mark.parametrize(("multiple", "expected"), [
+    # month 12: subscription $54,848; one-time $43,573 + 10 x $100 x multiple
+    (13, "less than the $56,573 of one-time sales"),  # 54,848 / 56,573 = 0.97: never "1.0x"
+    (9.7, "(3.0% more than the $53,273 of one-time sales)"),  # 1.03
+    (1, "(23.1% more than the $44,573 of one-time sales)"),
+])
+def test_reading_ratio_never_rounds_to_one(page, multiple, expected):
+    text, figures, _ = _reading(page, one_time_multiple=multiple)
+    assert expected in text
+    assert "×" not in text
+
+
+@needs_chromium
+def test_reading_at_the_edges(page):
+    # 0% churn and 0% expansion: NRR exactly 100%, MRR grows by $1,000 a month to 50,000 + 12 x 1,000 = $62,000;
+    # one-time sales bring the old 50,000 + that month's 1,000: 62,000 / 51,000 = 1.216.
+    text, _, _ = _reading(page, churn=0.0, one_time_multiple=1)
+    assert text.startswith("No churn and no expansion: today's customers pay the same a year from now (NRR 100%)")
+    assert "In month 12 the subscription brings $62,000 a month (21.6% more than the $51,000 of one-time sales)." in text
+    # 50% churn, horizon 1, multiple 1: both bring 50,000 x 0.5 + 1,000 = $26,000 in month 1
+    text, _, _ = _reading(page, churn=0.5, horizon=1, one_time_multiple=1)
+    assert "In month 1 the subscription brings $26,000 a month, about as much as one-time sales ($26,000)." in text
+    # 100% churn: NRR 0, MRR falls to each month's $1,000 of new sales
+    text, _, _ = _reading(page, churn=1.0)
+    assert "today's customers pay 100.0% less a year from now" in text
+    assert "MRR falls towards $1,000" in text
+    # no new customers: MRR shrinks towards nothing
+    text, _, _ = _reading(page, new_customers=0, churn=0.03)
+    assert "With no new sales, MRR shrinks towards $0.00." in text and "rises" not in text
+    # expansion above churn: 1.02^12 = 1.268 -> 26.8% more; the subscription is 2.0x or more at 60 months
+    text, figures, money = _reading(page, churn=0.01, expansion=0.03, horizon=60, one_time_multiple=1)
+    ratio = figures.subscription.revenue_at_horizon / figures.one_time.revenue_at_horizon
+    assert "today's customers alone pay 26.8% more a year from now" in text
+    assert f"In month 60 the subscription brings {money(figures.subscription.revenue_at_horizon)} a month ({ratio:.1f}× the" in text
+    assert ratio >= 1.95
+    # horizon 1: the month's own new subscribers
+    text, figures, money = _reading(page, horizon=1)
+    assert "In month 1 the subscription brings $50,430 a month, less than the $61,430 of one-time sales" in text
+    assert "more than the $1,000 a month that month's new subscribers pay." in text
+
+
+@needs_chromium
+def test_reading_has_no_broken_numbers_anywhere_on_the_grid(page):
+    for churn, expansion, horizon, multiple, model, new in itertools.product(
+            (0, 0.0114, 0.08, 1.0), (0, 0.01, 0.08), (1, 12, 60), (1, 12, 36), ("subscription", "one_time"), (0, 10)):
+        text, figures, money = _reading(page, churn=churn, expansion=expansion, horizon=horizon,
+                                        one_time_multiple=multiple, model=model, new_customers=new)
+        case = (churn, expansion, horizon, multiple, model, new)
+        assert not re.search(r"NaN|Infinity|undefined|(?<!\d)1\.0×|fewer|−\$|-\$", text), (case, text)
+        if model == "subscription":
+            sub, one = figures.subscription.revenue_at_horizon, figures.one_time.revenue_at_horizon
+            assert f"In month {horizon} the subscription brings {money(sub)} a month" in text, (case, text)
+            for shown in re.findall(r"\(([\d.]+)× the", text):
+                assert shown == f"{sub / one:.1f}" and sub / one >= 1.95, (case, text)
+            if money(sub) == money(one):
+                assert "about as much as one-time sales" in text, (case, text)
+            elif sub < one:
+                assert f"less than the {money(one)} of one-time sales" in text, (case, text)
+            else:
+                assert "less than the" not in text, (case, text)
 
 
 @needs_chromium

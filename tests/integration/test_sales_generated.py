@@ -114,7 +114,7 @@ def test_signals_agree_with_the_raw_events(materialized):
 
     assert flagged(churn_risk, "payment_failed") == independent["payment_failed"]
     assert flagged(churn_risk, "cancellation_scheduled") == independent["cancellation_scheduled"]
-    # Seat pressure: on the upsell list unless at risk (SPEC §5: even with nothing more to sell).
+    # Seat pressure: on the upsell list unless at risk (docs/sales.md: even with nothing more to sell).
     at_risk = set(churn_risk["account_id"])
     assert flagged(upsell, "seat_limit_near") <= independent["seat_limit_near"]
     assert independent["seat_limit_near"] - at_risk - flagged(upsell, "seat_limit_near") <= set()
@@ -163,7 +163,7 @@ def test_rerunning_the_models_gives_the_same_lists(generated, materialized):
 
 
 def test_usage_growth_agrees_with_the_raw_events(generated, materialized):
-    """SPEC §5: some metric >= 1.5x the 30 days before (which must be > 0), sums, the daily mean for
+    """docs/sales.md: some metric >= 1.5x the 30 days before (which must be > 0), sums, the daily mean for
     active_seats; nothing about how long the account has been a customer."""
     _, upsell, *_ = materialized
     _, _, warehouse = generated

@@ -36,7 +36,7 @@ from transforms.sql_models import connect
 
 REPO = Path(__file__).resolve().parents[2]
 DUCKDB_1X = "duckdb==1.4.*"  # the 1.x line BI drivers (JDBC, Metabase, duckdb_engine users) ship
-DUCKDB_1X_VENV = REPO / "tests" / ".duckdb1-venv"
+DUCKDB_1X_VENV = REPO / "build" / "duckdb1-venv"  # build/ is ignored: tests write nothing else in the repo
 
 VERSION_1 = [
     account("A", on="2025-01-02"), starts("A", plan="starter", seats=5, price=10, on="2025-01-05"),
@@ -172,7 +172,7 @@ def duckdb_1x_python() -> Path:
     """A Python with DuckDB 1.x in its own virtualenv (created once, reused; CI has PyPI access)."""
     python = DUCKDB_1X_VENV / "bin" / "python"
     marker = DUCKDB_1X_VENV / f".installed {DUCKDB_1X}"
-    DUCKDB_1X_VENV.parent.mkdir(exist_ok=True)
+    DUCKDB_1X_VENV.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{DUCKDB_1X_VENV}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test workers must not build it at once
         if marker.exists():

@@ -57,17 +57,18 @@ def trial(account_id, on, sub=None, plan="starter"):
 
 
 def starts(account_id, on, sub=None, plan="starter", seats=1, price="10.00", interval="month", currency="USD",
-           discount=None, effective=None):
+           discount=None, effective=None, discount_amount=None, interval_count=None):
     return _event("subscription_events", "subscription_started", account_id, on,
                   subscription_id=sub or f"{account_id}-1", plan_id=plan, billing_interval=interval,
                   quantity=seats, unit_price=str(price), currency=currency, discount_pct=discount,
-                  effective_at=_ts(effective) if effective else None)
+                  discount_amount=None if discount_amount is None else str(discount_amount),
+                  interval_count=interval_count, effective_at=_ts(effective) if effective else None)
 
 
 def changes(account_id, on, sub=None, effective=None, **terms):
     renamed = {"plan": "plan_id", "seats": "quantity", "price": "unit_price", "interval": "billing_interval",
-               "discount": "discount_pct"}
-    fields = {renamed.get(k, k): (str(v) if k == "price" else v) for k, v in terms.items()}
+               "discount": "discount_pct"}  # discount_amount and interval_count keep their names
+    fields = {renamed.get(k, k): (str(v) if k in ("price", "discount_amount") else v) for k, v in terms.items()}
     return _event("subscription_events", "subscription_changed", account_id, on,
                   subscription_id=sub or f"{account_id}-1", effective_at=_ts(effective) if effective else None,
                   **fields)
@@ -76,6 +77,12 @@ def changes(account_id, on, sub=None, effective=None, **terms):
 def cancels(account_id, on, sub=None, effective=None):
     return _event("subscription_events", "subscription_canceled", account_id, on,
                   subscription_id=sub or f"{account_id}-1", effective_at=_ts(effective) if effective else None)
+
+
+def withdraws(account_id, on, sub=None):
+    """The scheduled cancellation is withdrawn (Stripe's cancel_at_period_end set back to false)."""
+    return _event("subscription_events", "subscription_cancel_withdrawn", account_id, on,
+                  subscription_id=sub or f"{account_id}-1")
 
 
 def pauses(account_id, on, sub=None):
@@ -102,7 +109,7 @@ def usage(account_id, on, metric, quantity):
 
 
 class Landing:
-    """A landing folder under construction (SPEC §1 layout)."""
+    """A landing folder under construction (the layout of docs/input-format.md)."""
 
     def __init__(self, root: Path, plans=DEFAULT_PLANS, fx=DEFAULT_FX):
         self.root = Path(root)
@@ -167,7 +174,7 @@ def rows(con, sql: str) -> list[dict]:
 
 
 def build_metrics(con):
-    """Build the SaaS metrics models (SPEC §4) on a connection `build` returned. Returns the connection."""
+    """Build the SaaS metrics models (docs/metrics.md) on a connection `build` returned. Returns the connection."""
     from transforms.pipeline import METRICS_MODELS
 
     for model in METRICS_MODELS:

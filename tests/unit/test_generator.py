@@ -1,4 +1,4 @@
-"""The sample-data generator writes clean, consistent, deterministic landing folders (SPEC §1)."""
+"""The sample-data generator writes clean, consistent, deterministic landing folders (docs/input-format.md)."""
 
 from __future__ import annotations
 
@@ -267,7 +267,7 @@ def test_subscription_lifecycles_are_consistent(any_events):
 
 
 def paid_at(lifecycle: list[dict], at: datetime) -> bool:
-    """Is the subscription paid (active, not trialing/paused/canceled) at `at`, per SPEC §1 ordering?"""
+    """Is the subscription paid (active, not trialing/paused/canceled) at `at`, in the order docs/input-format.md gives?"""
     in_force = [e for e in lifecycle if instant(e.get("effective_at", e["occurred_at"])) <= at]
     in_force.sort(key=lambda e: (instant(e.get("effective_at", e["occurred_at"])), instant(e["occurred_at"])))
     status = None

@@ -1,4 +1,4 @@
-"""Ingestion: every SPEC §1 quarantine reason, duplicates, re-runs, unreadable files, other formats."""
+"""Ingestion: every quarantine reason of docs/input-format.md, duplicates, re-runs, unreadable files, other formats."""
 
 import gzip
 import json

@@ -1,4 +1,4 @@
-"""SaaS metrics, cohorts, and MRR by segment and plan on hand-worked event logs (SPEC §4, §6).
+"""SaaS metrics, cohorts, and MRR by segment and plan on hand-worked event logs (docs/metrics.md).
 
 The main story runs five accounts over fifteen months (January 2024 - March 2025), so the 12-month figures
 exist for its last three months. Every expected number was worked out by hand; comments show the sums.

@@ -1,4 +1,4 @@
-"""MRR, movements and the waterfall on hand-worked event logs (SPEC §2-3).
+"""MRR, movements and the waterfall on hand-worked event logs (docs/metrics.md).
 
 Every expected number below was worked out by hand from the story in the test; comments show the sums.
 """
@@ -198,7 +198,7 @@ def test_a_trial_left_open_beside_a_paid_subscription_does_not_outlive_its_churn
 
 
 def test_start_and_end_within_one_month_never_shows_mrr(tmp_path):
-    """SPEC §2: MRR is measured at month end, so a customer who comes and goes inside a month is invisible."""
+    """docs/metrics.md: MRR is measured at month end, so a customer who comes and goes inside a month is invisible."""
     landing = Landing(tmp_path)
     landing.add(account("Q", "2025-01-02"), starts("Q", "2025-01-05", seats=1, price="10"), cancels("Q", "2025-01-25"),
                 account("R", "2025-01-02"), starts("R", "2025-02-05", seats=1, price="10"))

@@ -1,4 +1,4 @@
-"""Upsell and churn-risk lists (SPEC §5) on hand-built accounts, one story per signal and per exclusion.
+"""Upsell and churn-risk lists (docs/sales.md) on hand-built accounts, one story per signal and per exclusion.
 
 Every story ends on the same latest data day, 2025-06-30 (the last usage event is at 12:00 UTC), so
 the current window is 2025-06-01..06-30 and the previous one 2025-05-02..05-31. Plans (story.py):
@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from tests.support.story import Landing, account, build, cancels, pauses, payment, rows, starts, trial, usage
-from transforms import sales
+from transforms import report, sales
 from transforms.sql_models import run_model
 
 FIRST_DAY = date(2025, 5, 2)  # previous window's first day
@@ -94,10 +94,10 @@ def morning(tmp_path_factory):
         # Q: exactly 1.5x the API calls, far from the limits -> usage_growth at its threshold: 20 x $30 - $400.
         *customer("Q", "growth", 20, 20), *daily("Q", "active_seats", 10, 10), *daily("Q", "api_calls", 1000, 1500),
         # Z: top tier, 50 of 1,000 seats, API calls doubling: usage_growth at 2x (10 + 10 x 1/3 = 13 points)
-        # with nothing more to sell at list price -> still an opportunity (SPEC §5), uplift $0.00.
+        # with nothing more to sell at list price -> still an opportunity (docs/sales.md), uplift $0.00.
         *customer("Z", "enterprise", 100, 50), *daily("Z", "active_seats", 50, 50), *daily("Z", "api_calls", 500, 1000),
         # N: a customer since May 20, steady at 1,000 API calls a day: its previous window is partial, so
-        # 12 x 1,000 -> 30 x 1,000 is 2.5x growth under SPEC §5 (no customer-since condition) -> upsell to
+        # 12 x 1,000 -> 30 x 1,000 is 2.5x growth under docs/sales.md (no customer-since condition) -> upsell to
         # Scale, 10 x $30 - $200 = +$100.
         account("N", on="2025-05-18"), starts("N", on="2025-05-20", plan="growth", seats=10, price=20),
         *daily("N", "active_seats", 5, 5, first=date(2025, 5, 20)),
@@ -350,7 +350,7 @@ def test_thresholds_are_exact(current, previous, grew, dropped):
 
 
 def test_no_growth_without_previous_usage():
-    """SPEC §5: the previous figure must be > 0, however large the current one."""
+    """docs/sales.md: the previous figure must be > 0, however large the current one."""
     for metric in ("api_calls", "active_seats"):
         for previous in (0.0, None):  # None: active_seats not reported on any day of the previous window
             row = comparison(1_000_000, previous, metric=metric)
@@ -358,7 +358,7 @@ def test_no_growth_without_previous_usage():
 
 
 def test_growth_from_a_partial_previous_window_is_flagged(morning):
-    """SPEC §5 asks nothing about how long the account has been a customer: N started on May 20, so its
+    """docs/sales.md asks nothing about how long the account has been a customer: N started on May 20, so its
     previous window holds 12 days of 1,000 API calls and its current one 30 -> 2.5x, usage_growth."""
     con, lists = morning
     n_usage = {r["metric"]: r for r in rows(con, "select * from intermediate.account_usage_windows where account_id = 'N'")}
@@ -464,3 +464,46 @@ def test_no_active_account_gives_empty_typed_lists_and_a_header_only_file(tmp_pa
     assert sales.list_violations(con) == {}
     _, latest = sales.write_follow_up_csv(sales.follow_up_frame(lists.upsell, lists.churn_risk), tmp_path / "out", LATEST)
     assert latest.read_text().strip() == ",".join(sales.FOLLOW_UP_COLUMNS)
+
+
+def alternating(account_id: str, metric: str, low: float, high: float) -> list[dict]:
+    """`low` and `high` on alternate days of May 2 - June 30: a daily mean of (low + high) / 2 in each window."""
+    days = [FIRST_DAY + timedelta(days=n) for n in range((LATEST - FIRST_DAY).days + 1)]
+    return [usage(account_id, day.isoformat(), metric, low if n % 2 else high) for n, day in enumerate(days)]
+
+
+def test_limits_are_near_at_or_over_as_the_figures_are(tmp_path):
+    # Starter allows 10,000 API calls a month; 330 a day is 9,900 in each 30-day window, plus 0, 100 or 200
+    # on the latest day: 9,900 (99%), 10,000 (100%), 10,100 (101%). Growth allows 50 seats: daily means of
+    # 49.5, 50 and 50.5 seats (99%, 100%, 101%). Usage is steady otherwise: no growth or drop signal.
+    landing = Landing(tmp_path)
+    for account_id, extra in (("A99", 0), ("A100", 100), ("A101", 200)):
+        landing.add(*customer(account_id, "starter", 5, 10), *daily(account_id, "active_seats", 3, 3),
+                    *daily(account_id, "api_calls", 330, 330),
+                    *([usage(account_id, LATEST.isoformat(), "api_calls", extra)] if extra else []))
+    for account_id, low, high in (("S99", 49, 50), ("S100", 50, 50), ("S101", 50, 51)):
+        landing.add(*customer(account_id, "growth", 50, 20), *alternating(account_id, "active_seats", low, high),
+                    *daily(account_id, "api_calls", 100, 100))
+    _, lists = build_lists(landing)
+    first_clause = {a: row["summary"].split("; ")[0] for a, row in by_account(lists.upsell).items()}
+    assert first_clause == {
+        "A99": "API calls at 99% of Starter's monthly limit (9,900 of 10,000 in 30 days)",
+        "A100": "API calls at Starter's monthly limit (10,000 of 10,000 in 30 days)",
+        "A101": "API calls over Starter's monthly limit: 101% (10,100 of 10,000 in 30 days)",
+        "S99": "Using 49.5 of 50 seats (99%) on Growth",
+        "S100": "Using 50 of 50 seats (100%, at the limit) on Growth",
+        "S101": "Using 50.5 of 50 seats (101%, over the limit) on Growth",
+    }
+    # the reason codes stay the public ones (docs/sales.md), whatever the sentence says
+    assert {a: row["reasons"] for a, row in by_account(lists.upsell).items()} == {
+        "A99": "usage_limit_near", "A100": "usage_limit_near", "A101": "usage_limit_near",
+        "S99": "seat_limit_near", "S100": "seat_limit_near", "S101": "seat_limit_near"}
+
+
+def test_limit_tags_in_the_report_say_over_and_at():
+    # the upsell table's tags follow the account's utilisation of its limit, like its sentence
+    row = {"seat_utilisation": 1.01, "api_utilisation": 0.99}
+    assert report._reasons("seat_limit_near,usage_limit_near,usage_growth", row) == (
+        '<span class="reason">over seat limit</span> <span class="reason">usage limit near</span> '
+        '<span class="reason">usage growth</span>')
+    assert report._reasons("usage_limit_near", {"api_utilisation": 1.0}) == '<span class="reason">at usage limit</span>'

@@ -100,32 +100,61 @@
     return ticks;
   }
 
+  // Month and step labels are never drawn below this size (CSS px at the page's scale): labels that do not
+  // fit their slot are thinned out (every 2nd, 3rd … month) or, where every one must show, slanted.
+  const X_LABEL_PX = 10.5;
+
+  function textWidth(svg, content, size) {
+    const probe = text(svg, 0, 0, content, { "font-size": size, visibility: "hidden" });
+    const width = probe.getComputedTextLength();
+    probe.remove();
+    return width;
+  }
+
   // A frame with a y scale and x slots; returns helpers to place things.
   function frame(container, opts) {
     container.textContent = "";
     // Drawn at the container's own width, so text keeps its size (redrawn when the window resizes).
-    const W = opts.width || Math.max(320, Math.round(container.clientWidth || 640)), H = opts.height || 260;
+    const W = opts.width || Math.max(240, Math.round(container.clientWidth || 640));
+    let H = opts.height || 260;
     const m = Object.assign({ top: 14, right: 12, bottom: 26, left: 62 }, opts.margin || {});
-    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": opts.label || "" }, container);
+    const svg = el("svg", { role: "img", "aria-label": opts.label || "" }, container);
+    const slots = opts.slots;
+    const slotW = (W - m.left - m.right) / Math.max(slots, 1);
+    const x = (i) => m.left + slotW * (i + 0.5);
+    const labelSize = Math.max(opts.xLabelSize || X_LABEL_PX, 10);
+    let every = 1, slant = false;
+    if (opts.xLabels && opts.xLabels.length) {
+      const widest = Math.max(...opts.xLabels.map((label) => textWidth(svg, label, labelSize))) + 6;
+      every = Math.max(1, Math.ceil(opts.xLabels.length / (opts.maxXLabels || 12)));
+      if (opts.allXLabels) {
+        slant = widest > slotW;
+      } else {
+        every = Math.max(every, Math.ceil(widest / slotW));
+      }
+      if (slant) {
+        const extra = Math.ceil(widest * Math.sin(Math.PI * 35 / 180));
+        m.bottom += extra;
+        H += extra;
+      }
+    }
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
     const ticks = niceTicks(opts.yMin, opts.yMax, opts.yTicks || 5);
     const lo = opts.yFloor !== undefined ? opts.yFloor : ticks[0];
     const hi = ticks[ticks.length - 1];
     const y = (v) => m.top + (H - m.top - m.bottom) * (1 - (v - lo) / (hi - lo || 1));
-    const slots = opts.slots;
-    const slotW = (W - m.left - m.right) / Math.max(slots, 1);
-    const x = (i) => m.left + slotW * (i + 0.5);
     for (const t of ticks) {
       if (t < lo) continue;
       el("line", { x1: m.left, x2: W - m.right, y1: y(t), y2: y(t), stroke: "#e6e9ed", "stroke-width": 1 }, svg);
       text(svg, m.left - 6, y(t) + 4, opts.yFormat(t), { "text-anchor": "end", "font-size": 10, fill: "#7b8794" });
     }
     if (opts.xLabels) {
-      const every = Math.max(1, Math.ceil(opts.xLabels.length / (opts.maxXLabels || 12)));
       opts.xLabels.forEach((label, i) => {
-        if (i % every === 0 || (opts.lastLabel && i === opts.xLabels.length - 1 && (opts.xLabels.length - 1) % every > every / 2)) {
-          const size = Math.min(opts.xLabelSize || 10, slotW / Math.max(label.length * 0.62, 1));
-          text(svg, x(i), H - m.bottom + 15, label, { "text-anchor": "middle", "font-size": size.toFixed(1), fill: "#7b8794" });
-        }
+        if (i % every !== 0) return;
+        const ly = H - m.bottom + 15;
+        const attrs = { "text-anchor": slant ? "end" : "middle", "font-size": labelSize, fill: "#7b8794", class: "x-label" };
+        if (slant) Object.assign(attrs, { transform: `rotate(-35 ${x(i).toFixed(1)} ${ly - 4})` });
+        text(svg, x(i), ly, label, attrs);
       });
     }
     return { svg, x, y, slotW, W, H, m, lo, hi };
@@ -200,7 +229,7 @@
     const f = frame(container, {
       slots: steps.length, yMin: floor, yMax: top * 1.04, yFormat: shortMoney, height: 270,
       yFloor: floor > 0 ? floor : undefined, label: "MRR bridge for the latest month",
-      xLabels: steps.map((s) => s.label), maxXLabels: 20, xLabelSize: 9.5,
+      xLabels: steps.map((s) => s.label), allXLabels: true,
     });
     steps.forEach((s, i) => {
       const bottom = Math.max(s.bottom, f.lo);
@@ -342,35 +371,110 @@
     renderSimulator();
   }
 
+  // The sentences under the simulator's figures. Each claim is worked out from amounts the page shows (or
+  // names in the sentence), and amounts are compared as printed: two that print the same are "about as much".
+  function compared(a, b) {
+    if (money(a) === money(b)) return "about as much as";
+    return a > b ? "more than" : "less than";
+  }
+
+  function count(v, unit) {
+    const shown = Math.abs(v - Math.round(v)) < 0.05 ? String(Math.round(v)) : v.toFixed(1);
+    return `${shown} ${unit}${shown === "1" ? "" : "s"}`;
+  }
+
+  function monthsPrice(m) {
+    const months = count(m, "month");
+    return months.endsWith("s") ? `${months}' price` : `${months}'s price`;
+  }
+
+  function percentChange(v) {
+    const shown = pct(v, 1);
+    return shown === "0.0%" ? "slightly" : shown;
+  }
+
+  // How far the NRR the page shows (one decimal) is from 100%, so the sentence and the figure agree.
+  function nrrDistance(nrr) {
+    const shown = Math.abs(Number((nrr * 100).toFixed(1)) - 100).toFixed(1);
+    return shown === "0.0" ? "slightly" : `${shown}%`;
+  }
+
+  const RATE_EPSILON = 1e-12;
+
   function reading(s, p) {
     const rate = 1 - s.churn + s.expansion;
     const h = s.horizon;
     const sub = p.subscription, one = p.one_time;
-    if (s.model === "one_time") {
-      const sale = s.price * s.one_time_multiple;
-      const lifetime = s.churn > 0 ? 1 / s.churn : Infinity;
-      const compare = s.churn > 0
-        ? `A subscriber stays ${lifetime.toFixed(0)} months on average and pays about ${money(s.price * lifetime)} in all, ${s.price * lifetime >= sale ? "more" : "less"} than one sale's ${money(sale)}.`
-        : "With no churn a subscriber pays for ever: any one-time price is less.";
-      return `One-time sales: each customer pays ${money(sale)} once, so revenue never builds up. It goes from ${money(one.revenue[0])} today to ${money(one.revenue_at_horizon)} in month ${h}, as the subscriptions already sold run off at ${pct(s.churn, 1)} a month and only each month's new sales (${money(s.new_customers * sale)}) come in. ${compare}`;
-    }
-    const ratio = one.revenue_at_horizon > 0 ? ` (${(sub.revenue_at_horizon / one.revenue_at_horizon).toFixed(1)}× the one-time model's ${money(one.revenue_at_horizon)})` : "";
+    const newSales = s.new_customers * s.price;
+    const sale = s.price * s.one_time_multiple;
+    if (s.model === "one_time") return readingOneTime(s, p, rate, newSales, sale);
+
     let lead;
-    if (rate > 1 + 1e-12) {
-      lead = `NRR above 100%: revenue grows even after churn. Expansion (${pct(s.expansion, 2)} a month) outweighs churn (${pct(s.churn, 2)}), so today's customers alone pay ${pct(sub.nrr_12m - 1, 0)} more a year from now, before any new customer.`;
-    } else if (rate < 1 - 1e-12) {
-      const ceiling = s.new_customers * s.price / (s.churn - s.expansion);
-      lead = `NRR below 100%: churn (${pct(s.churn, 2)} a month) outweighs expansion (${pct(s.expansion, 2)}), so each year's customers pay ${pct(1 - sub.nrr_12m, 0)} less a year later and MRR levels off near ${money(ceiling)} however long you wait. Less churn or more upsell lifts that ceiling.`;
+    if (rate > 1 + RATE_EPSILON) {
+      lead = `NRR above 100%: expansion (${pct(s.expansion, 2)} a month) outweighs churn (${pct(s.churn, 2)}), so today's customers alone pay ${nrrDistance(sub.nrr_12m)} more a year from now, before any new customer.`;
+    } else if (rate < 1 - RATE_EPSILON) {
+      const level = newSales / (s.churn - s.expansion);
+      lead = `NRR below 100%: churn (${pct(s.churn, 2)} a month) outweighs expansion (${pct(s.expansion, 2)}), so today's customers pay ${nrrDistance(sub.nrr_12m)} less a year from now.`;
+      if (money(level) === money(0)) {
+        lead += ` With no new sales, MRR shrinks towards ${money(0)}.`;
+      } else {
+        const heading = money(s.starting_mrr) === money(level) ? "stays near" : s.starting_mrr < level ? "rises towards" : "falls towards";
+        lead += ` New customers add ${money(newSales)} of MRR a month, so MRR ${heading} ${money(level)}, where churn takes as much as they bring, and no further however long you wait: less churn or more upsell lifts that level.`;
+      }
     } else {
-      lead = "NRR at 100%: expansion exactly makes up for churn, so MRR grows by each month's new customers and never shrinks.";
+      lead = s.churn === 0
+        ? "No churn and no expansion: today's customers pay the same a year from now (NRR 100%)"
+        : `NRR at 100%: expansion (${pct(s.expansion, 2)} a month) makes up exactly for churn, so today's customers pay the same a year from now`;
+      lead += newSales > 0
+        ? `, and MRR grows by each month's new customers (${money(newSales)} a month).`
+        : `, and with no new sales MRR stays at ${money(s.starting_mrr)}.`;
     }
-    let versus = "";
-    if (one.revenue_at_horizon > sub.revenue_at_horizon) {
-      versus = s.churn > 0
-        ? ` One-time sales bring more here: at ${pct(s.churn, 1)} churn a subscriber stays ${(1 / s.churn).toFixed(0)} months on average, fewer than the ${s.one_time_multiple} months' price a one-time sale collects up front.`
-        : "";
+
+    const subH = sub.revenue_at_horizon, oneH = one.revenue_at_horizon;
+    let versus;
+    if (money(subH) === money(oneH)) {
+      versus = `, about as much as one-time sales (${money(oneH)}).`;
+    } else if (subH > oneH) {
+      const ratio = oneH > 0 ? subH / oneH : Infinity;
+      if (!isFinite(ratio)) versus = `, while one-time sales bring nothing that month.`;
+      else if (ratio >= 1.95) versus = ` (${ratio.toFixed(1)}× the ${money(oneH)} of one-time sales).`;
+      else versus = ` (${percentChange(ratio - 1)} more than the ${money(oneH)} of one-time sales).`;
+    } else {
+      // one-time − subscription = new sales × (multiple − Σ r^k) − old book × (r^h − (1 − churn)^h)
+      const oneNew = newSales * s.one_time_multiple;
+      const subNew = subH - s.starting_mrr * Math.pow(rate, h);
+      const bookGap = s.starting_mrr * (Math.pow(rate, h) - Math.pow(1 - s.churn, h));
+      const subscribers = h === 1 ? "that month's new subscribers pay" : `the subscribers won over ${h} months pay by then`;
+      versus = `, less than the ${money(oneH)} of one-time sales: that month's new customers pay ${money(oneNew)} up front (${monthsPrice(s.one_time_multiple)} each), ${compared(oneNew, subNew)} the ${money(subNew)} a month ${subscribers}`;
+      versus += money(bookGap) === money(0) ? "." : `, even with the ${money(bookGap)} a month that expansion adds to the subscriptions already sold.`;
     }
-    return `${lead} In month ${h} the subscription brings ${money(sub.revenue_at_horizon)} a month${ratio}.${versus}`;
+    return `${lead} In month ${h} the subscription brings ${money(subH)} a month${versus}`;
+  }
+
+  function readingOneTime(s, p, rate, newSales, sale) {
+    const h = s.horizon;
+    const one = p.one_time;
+    const start = one.revenue[0], end = one.revenue_at_horizon, book = one.mrr_at_horizon;
+    const newRevenue = newSales * s.one_time_multiple;
+    let text = `One-time sales: each new customer pays ${money(sale)} once (${monthsPrice(s.one_time_multiple)}), so revenue does not build up.`;
+    const path = money(start) === money(end) ? `It stays at ${money(end)} a month up to month ${h}` : `It goes from ${money(start)} a month today to ${money(end)} in month ${h}`;
+    let why;
+    if (money(s.starting_mrr) === money(0)) why = `each month's new sales bring ${money(newRevenue)} and nothing recurs`;
+    else if (s.churn === 0) why = `with no churn the subscriptions already sold keep paying ${money(book)}, and each month's new sales bring ${money(newRevenue)}`;
+    else why = `the subscriptions already sold run off at ${pct(s.churn, 2)} a month (${money(book)} left) and each month's new sales bring ${money(newRevenue)}`;
+    text += ` ${path}: ${why}.`;
+    if (s.price > 0) {
+      if (rate >= 1 - RATE_EPSILON) {
+        text += s.churn === 0 && s.expansion === 0
+          ? " With no churn a subscriber pays for ever: in time a subscription collects more than any one-time price."
+          : " With expansion at or above churn a subscriber's payments never shrink: in time a subscription collects more than any one-time price.";
+      } else {
+        const lifetimeValue = s.price / (s.churn - s.expansion);
+        const growing = s.expansion > 0 ? `, growing ${pct(s.expansion, 2)} a month,` : "";
+        text += ` At ${pct(s.churn, 2)} churn a subscriber stays ${count(1 / s.churn, "month")} on average and${growing} pays about ${money(lifetimeValue)} in all, ${compared(lifetimeValue, sale)} one sale's ${money(sale)}.`;
+      }
+    }
+    return text;
   }
 
   function renderSimulator() {
@@ -432,5 +536,5 @@
     clearTimeout(resizing);
     resizing = setTimeout(() => { drawAll(); renderSimulator(); }, 150);
   });
-  window.revenueReport = { project, state, defaults, render: renderSimulator, data: DATA };
+  window.revenueReport = { project, reading: (s) => reading(s, project(s)), money, state, defaults, render: renderSimulator, data: DATA };
 })();

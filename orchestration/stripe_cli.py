@@ -1,0 +1,48 @@
+"""`subwh import stripe`: turn a Stripe event log into landing files (docs/input-format.md; mapping: docs/stripe.md).
+
+    subwh import stripe --input PATH --landing DIR
+
+The work is `transforms.stripe.import_stripe_log`; this module only parses the arguments and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(commands) -> None:
+    """Add `import stripe` to the `subwh` parser's subcommands."""
+    importer = commands.add_parser("import", help="import billing data from another system into a landing folder")
+    sources = importer.add_subparsers(dest="source", required=True)
+    stripe = sources.add_parser("stripe", help="Stripe events (a file or folder of .jsonl, .jsonl.gz, .json list pages)")
+    stripe.add_argument("--input", help="a Stripe event file, or a folder of them (without it: pull from the Stripe API)")
+    stripe.add_argument("--landing", required=True, help="landing folder to write (docs/input-format.md layout)")
+    stripe.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    stripe.add_argument("--verbose", action="store_true", help="a stack trace on errors")
+
+
+def run(args: argparse.Namespace) -> int:
+    from transforms.stripe import StripeImportError, import_stripe_log
+
+    if args.input is None:
+        print("subwh import stripe: without --input this pulls from the Stripe API, which this build does not "
+              "include yet; give --input PATH (a Stripe event log)", file=sys.stderr)
+        return 2
+
+    def progress(phase: str, count: int) -> None:
+        print(f"  {'read' if phase == 'read' else 'mapped'} {count:,} {'lines' if phase == 'read' else 'events'}",
+              file=sys.stderr, flush=True)
+
+    try:
+        report = import_stripe_log(Path(args.input), Path(args.landing),
+                                   progress=None if args.no_progress else progress)
+    except (StripeImportError, OSError) as error:
+        if args.verbose:
+            raise
+        message = str(error) if isinstance(error, StripeImportError) else f"{error.filename}: {error.strerror}"
+        print(f"subwh import stripe: {message}", file=sys.stderr)
+        return 2
+    print("\n".join(report.summary_lines()))
+    return 0
