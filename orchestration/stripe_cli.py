@@ -1,4 +1,4 @@
-"""`subwh import stripe`: turn a Stripe event log into landing files (docs/input-format.md; mapping: docs/stripe.md).
+"""`subwh import stripe`: turn a Stripe event log into landing files (docs/stripe.md).
 
     subwh import stripe --input PATH --landing DIR
 
@@ -8,6 +8,7 @@ The work is `transforms.stripe.import_stripe_log`; this module only parses the a
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def register(commands) -> None:
     sources = importer.add_subparsers(dest="source", required=True)
     stripe = sources.add_parser("stripe", help="Stripe events (a file or folder of .jsonl, .jsonl.gz, .json list pages)")
     stripe.add_argument("--input", help="a Stripe event file, or a folder of them (without it: pull from the Stripe API)")
-    stripe.add_argument("--landing", required=True, help="landing folder to write (docs/input-format.md layout)")
+    stripe.add_argument("--landing", required=True, help="landing folder to write (the layout of docs/input-format.md)")
     stripe.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     stripe.add_argument("--verbose", action="store_true", help="a stack trace on errors")
 
@@ -38,10 +39,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = import_stripe_log(Path(args.input), Path(args.landing),
                                    progress=None if args.no_progress else progress)
-    except (StripeImportError, OSError) as error:
+    except (StripeImportError, OSError, sqlite3.Error) as error:
         if args.verbose:
             raise
-        message = str(error) if isinstance(error, StripeImportError) else f"{error.filename}: {error.strerror}"
+        if isinstance(error, OSError):
+            message = f"{error.filename or args.landing}: {error.strerror or error}"
+        elif isinstance(error, sqlite3.Error):
+            message = f"the importer's state in {Path(args.landing) / '.stripe'} failed: {error}"
+        else:
+            message = str(error)
         print(f"subwh import stripe: {message}", file=sys.stderr)
         return 2
     print("\n".join(report.summary_lines()))

@@ -245,8 +245,34 @@ def test_bad_lines_go_to_rejected_with_file_line_and_reason(tmp_path):
     assert rejected[1]["raw"] == nan and rejected[2]["raw"] == infinity
     assert Path(report.rejected_file).parent == landing / "rejected"
     assert report.rejected == {"not JSON": 4, "not a Stripe Event": 3, "not UTF-8 text": 1}
+    # imported again: counted, not listed again (nothing new is written)
+    again = import_stripe_log(source.parent, landing)
+    assert (again.lines_rejected, again.rejected_before, again.rejected_file) == (8, 8, None)
+    assert len(list((landing / "rejected").iterdir())) == 1
     # everything else is imported (the NaN line was cus_A's creation, which also stands at line 1)
     assert landed(landing) == by_id(V2020_ROWS)
+
+
+def test_an_event_with_an_impossible_field_is_rejected_and_the_rest_imported(tmp_path):
+    lines = (FIXTURES / "v2020-08-27.jsonl").read_text().splitlines()
+    broken = json.loads(lines[11])  # evt_1012, sub_B's creation, with a price that is not a number
+    broken["data"]["object"]["items"]["data"][0]["price"]["unit_amount_decimal"] = "sixty thousand"
+    far = json.loads(lines[14])  # a copy of evt_1015 (a deletion) for another subscription, ending in year 3e7
+    far["id"] = "evt_far"
+    far["data"]["object"].update(id="sub_far", ended_at=10**15)
+    huge = {**json.loads(lines[0]), "id": "evt_huge", "created": 2**70}  # not a timestamp at all
+    source = tmp_path / "log.jsonl"
+    source.write_text("\n".join([*lines[:11], json.dumps(broken), *lines[12:], json.dumps(far), json.dumps(huge)])
+                      + "\n")
+    report = import_stripe_log(source, tmp_path / "landing")
+    rejected = sorted(([json.loads(x) for x in Path(report.rejected_file).read_text().splitlines()]),
+                      key=lambda r: int(r["line"]))
+    assert [(r["file"], r["line"], r["reason"].split(":")[0]) for r in rejected] == [
+        (str(source), "12", "a Stripe customer.subscription.created the importer cannot read"),
+        (str(source), str(len(lines) + 1), "a Stripe customer.subscription.deleted the importer cannot read"),
+        (str(source), str(len(lines) + 2), "not a Stripe Event")]
+    rows = landed(tmp_path / "landing")
+    assert "evt_1012" not in rows and rows["evt_1004"] == by_id(V2020_ROWS)["evt_1004"]
 
 
 def test_a_crash_before_the_end_lands_nothing(tmp_path, monkeypatch):
@@ -297,6 +323,10 @@ def test_state_written_out_mid_import_gives_the_same_rows(tmp_path, monkeypatch)
 def test_missing_input_is_one_clear_error(tmp_path):
     with pytest.raises(StripeImportError, match="does not exist"):
         import_stripe_log(tmp_path / "nope.jsonl", tmp_path / "landing")
+    (tmp_path / "landing" / ".stripe").mkdir(parents=True)
+    (tmp_path / "landing" / ".stripe" / "state.sqlite").write_text("not a database")
+    with pytest.raises(StripeImportError, match="state.sqlite cannot be read .*move it aside"):
+        import_stripe_log(FIXTURES / "events-page.json", tmp_path / "landing")
 
 
 # --------------------------------------------------------------------------------------------- rules
@@ -453,9 +483,6 @@ def test_the_cli_prints_what_it_did(tmp_path, capsys):
     assert "33 Stripe events" in out and "wrote 32 events" in out
     assert "types skipped (not imported): payment_intent.succeeded 1" in out
     assert "customers seen: 5; subscriptions seen: 5" in out
-    assert main(["import", "stripe", "--landing", str(landing)]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "--input" in err
     assert main(["import", "stripe", "--input", str(tmp_path / "missing"), "--landing", str(landing)]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [f"subwh import stripe: {tmp_path / 'missing'} does not exist: give a Stripe "

@@ -1,4 +1,4 @@
-"""Stripe amounts are integers in the currency's minor unit; landing-file amounts (docs/input-format.md) are decimals in the major unit.
+"""Stripe amounts are integers in the currency's minor unit; landing-file amounts are decimals in the major unit.
 
 Stripe's documented lists (https://docs.stripe.com/currencies): zero-decimal currencies are sent as they
 are (5000 JPY is `5000`), three-decimal ones in thousandths (1.500 KWD is `1500`), every other currency in

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -69,6 +70,7 @@ class StripeImportReport:
     subscriptions_seen: int = 0
     rejected: Counter = field(default_factory=Counter)  # reason -> lines
     rejected_file: str | None = None
+    rejected_before: int = 0  # of those, lines an earlier import already listed (not listed again)
     not_imported: Counter = field(default_factory=Counter)  # mapped type, but nothing to write: reason -> count
     plans_added: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -97,8 +99,12 @@ class StripeImportReport:
         if self.not_imported:
             lines.append(f"read but not imported: {counts(self.not_imported)}")
         if self.lines_rejected:
-            lines.append(f"lines rejected: {self.lines_rejected:,} ({counts(self.rejected)}), listed with file, line "
-                         f"and reason in {self.rejected_file}")
+            where = []
+            if self.rejected_file:
+                where.append(f"listed with file, line and reason in {self.rejected_file}")
+            if self.rejected_before:
+                where.append(f"{self.rejected_before:,} already listed by an earlier import in {self.landing_dir}/rejected/")
+            lines.append(f"lines rejected: {self.lines_rejected:,} ({counts(self.rejected)}), {'; '.join(where)}")
         else:
             lines.append("lines rejected: 0")
         if self.files_ignored:
@@ -131,6 +137,10 @@ def import_stripe_log(input_path: Path, landing_dir: Path, *,
         state = State.open(stripe_dir)
     except OSError as error:
         raise StripeImportError(f"cannot write in the landing folder {landing_dir}: {error.strerror or error}") from None
+    except sqlite3.DatabaseError as error:
+        raise StripeImportError(
+            f"{stripe_dir / 'state.sqlite'} cannot be read ({error}): move it aside to start afresh (the next import "
+            "then writes every event again, which the warehouse takes as re-deliveries)") from None
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     con = state.con
     assert con is not None
@@ -138,12 +148,13 @@ def import_stripe_log(input_path: Path, landing_dir: Path, *,
         con.execute("attach database ? as work", (str(Path(work_dir) / "events.sqlite"),))
         con.execute("pragma work.journal_mode=off")
         con.execute("pragma work.synchronous=off")
-        con.execute("create table work.ev (id text, created integer, rank integer, seq integer, body blob)")
+        con.execute("create table work.ev (id text, created integer, rank integer, seq integer, body blob, src text)")
+        con.execute("create unique index work.ev_id on ev (id)")  # an event twice in the input: the first stays
         try:
             con.execute("begin immediate")  # one import at a time per landing folder
         except sqlite3.OperationalError as error:
             raise StripeImportError(f"{stripe_dir / 'state.sqlite'}: {error} (another import is running?)") from None
-        outputs = _Outputs(landing_dir, stamp)
+        outputs = _Outputs(landing_dir, stamp, con)
         try:
             _read(files, input_path, con, report, outputs, progress)
             mapper = Mapper(state)
@@ -152,7 +163,7 @@ def import_stripe_log(input_path: Path, landing_dir: Path, *,
             report.subscriptions_seen = len(mapper.stats.subscriptions)
             report.not_imported.update(mapper.stats.not_imported)
             report.stale = mapper.stats.stale
-            con.execute("insert or ignore into main.events select distinct id from work.ev")
+            con.execute("insert or ignore into main.events select id from work.ev")
             report.plans_added = _add_plans(landing_dir, mapper.plans, report)  # idempotent: known plans stay
             report.files_written = outputs.land()
             state.flush()
@@ -205,15 +216,17 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
     batch: list[tuple] = []
     read = 0
 
-    def keep(event: dict, event_id: str, event_type: str, created: int, order: int, raw: bytes | None) -> None:
+    def keep(event: dict, event_id: str, event_type: str, created: int, order: int, raw: bytes | None,
+             where: tuple[str, str]) -> None:
         report.events_read[event_type] += 1
         if event_type not in MAPPED_TYPES:
             report.types_skipped[event_type] += 1
             return
         # The line as read (parsing it again costs less than any re-encoding); an item of a page, encoded.
-        batch.append((event_id, created, TYPE_RANK.get(event_type, 5), order, raw or orjson.dumps(event)))
+        batch.append((event_id, created, TYPE_RANK.get(event_type, 5), order, raw or orjson.dumps(event),
+                      f"{where[0]}\t{where[1]}"))
         if len(batch) >= 20_000:
-            con.executemany("insert into work.ev values (?, ?, ?, ?, ?)", batch)
+            con.executemany("insert or ignore into work.ev values (?, ?, ?, ?, ?, ?)", batch)
             batch.clear()
 
     def take(value, where: tuple[str, str], raw: bytes | None, order: int) -> int:
@@ -238,7 +251,7 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
             text = raw.decode("utf-8", "replace").rstrip("\r\n") if isinstance(raw, bytes) else _dump(value)
             outputs.reject(where, f"not a Stripe Event: {error}", text, report)
             return
-        keep(value, event_id, event_type, created, order, raw if isinstance(raw, bytes) else None)
+        keep(value, event_id, event_type, created, order, raw if isinstance(raw, bytes) else None, where)
 
     for path in files:
         name = path.as_posix() if path == input_path else path.relative_to(input_path).as_posix()
@@ -274,26 +287,31 @@ def _read(files, input_path, con, report, outputs, progress) -> None:
             # A broken gzip stream or an unreadable file: what was read stays, the rest of the file is reported.
             outputs.reject((name, str(number + 1)), f"file unreadable from here on: {_first_line(error)}", "", report)
     if batch:
-        con.executemany("insert into work.ev values (?, ?, ?, ?, ?)", batch)
+        con.executemany("insert or ignore into work.ev values (?, ?, ?, ?, ?, ?)", batch)
 
 
 def _map(con, mapper: Mapper, report, outputs, progress) -> None:
-    total = con.execute("select count(*) from work.ev").fetchone()[0]
-    # The first occurrence of each id, not imported before, in the order the events happened.
+    total = sum(report.events_read.values()) - sum(report.types_skipped.values())
+    # Each id once (its first occurrence), not imported before, in the order the events happened.
     cursor = con.execute(
-        """select body from (
-               select body, created, rank, seq, row_number() over (partition by id order by rowid) as copy
-               from work.ev e where not exists (select 1 from main.events m where m.id = e.id))
-           where copy = 1 order by created, rank, seq""")
+        """select body, src from work.ev e where not exists (select 1 from main.events m where m.id = e.id)
+           order by created, rank, seq""")
     mapped = 0
-    for (body,) in cursor:
+    for body, src in cursor:
         event = orjson.loads(body)
         mapped += 1
         if mapped % TRIM_EVERY == 0:
             mapper.state.trim()  # memory stays bounded: entries beyond the cache's size go to SQLite
             if progress and mapped % PROGRESS_EVERY == 0:
                 progress("map", mapped)
-        for stream, row in mapper.map(event):
+        try:
+            rows = mapper.map(event)
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, OSError) as error:
+            # An Event whose object has a field of an impossible type (a price of "abc"): listed, not imported.
+            outputs.reject(tuple(src.split("\t", 1)), f"a Stripe {event['type']} the importer cannot read: "
+                           f"{type(error).__name__}: {_first_line(error)}", body.decode("utf-8", "replace"), report)
+            continue
+        for stream, row in rows:
             outputs.write(stream, row)
             report.rows_written[stream] += 1
             report.rows_by_type[row["event_type"]] += 1
@@ -323,9 +341,10 @@ def _first_line(error: Exception) -> str:
 class _Outputs:
     """Landing files under hidden temporary names until `land` renames them into place."""
 
-    def __init__(self, landing_dir: Path, stamp: str):
+    def __init__(self, landing_dir: Path, stamp: str, con: sqlite3.Connection):
         self.landing_dir = landing_dir
         self.stamp = stamp
+        self.con = con  # the state: lines already listed in DIR/rejected/ are not listed again
         self.handles: dict[str, tuple[Path, io.BufferedWriter]] = {}
         self.rejected_name: str | None = None
 
@@ -342,6 +361,10 @@ class _Outputs:
 
     def reject(self, where: tuple[str, str], reason: str, raw: str, report: StripeImportReport) -> None:
         report.rejected[reason.split(":")[0]] += 1
+        digest = hashlib.sha1(raw.encode("utf-8", "replace")).hexdigest()
+        if self.con.execute("insert or ignore into rejected values (?)", (f"{where[0]}:{where[1]}:{digest}",)).rowcount == 0:
+            report.rejected_before += 1
+            return
         record = {"file": where[0], "line": where[1], "reason": reason, "raw": raw[:RAW_LIMIT]}
         self._handle("rejected").write(orjson.dumps(record) + b"\n")
 

@@ -1,4 +1,5 @@
-"""Stripe events -> landing-file rows (docs/input-format.md; the mapping table is in docs/stripe.md).
+"""Stripe events -> landing-file rows (docs/input-format.md); the mapping table is in docs/stripe.md.
+("§1" below: the landing format of docs/input-format.md; a "§1 subscription" is a subscription_id there.)
 
 A Stripe event carries a snapshot of its object after the change (`data.object`). For customers, invoices
 and charges each event maps on its own. A subscription's §1 events are what changed between its previous
@@ -57,6 +58,7 @@ STATUS_KIND = {"trialing": "trialing", "active": "active", "past_due": "active",
 # Stripe intervals the §1 contract cannot carry are converted to a monthly price (docs/stripe.md).
 MONTHS_PER = {"week": Decimal(52) / Decimal(12), "day": Decimal(365) / Decimal(12)}
 SIX_PLACES = Decimal("0.000001")
+LAST_INSTANT = 253402300799  # 9999-12-31T23:59:59Z
 
 TERM_FIELDS = ("plan_id", "billing_interval", "interval_count", "quantity", "unit_price", "currency",
                "discount_pct", "discount_amount")
@@ -78,7 +80,7 @@ def check_event(value) -> tuple[str, str, int]:
         raise NotAnEvent("no event id")
     if not isinstance(event_type, str) or not event_type:
         raise NotAnEvent("no event type")
-    if not isinstance(created, int) or isinstance(created, bool) or created < 0:
+    if not isinstance(created, int) or isinstance(created, bool) or not 0 <= created <= LAST_INSTANT:
         raise NotAnEvent("created is not a Unix timestamp")
     data = value.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
@@ -87,11 +89,13 @@ def check_event(value) -> tuple[str, str, int]:
 
 
 def iso(ts: int) -> str:
+    if not 0 <= ts <= LAST_INSTANT:
+        raise ValueError(f"{ts} is not a Unix timestamp of years 1970-9999")
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def day(ts: int) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+    return iso(ts)[:10]
 
 
 def _id(value) -> str | None:
@@ -489,20 +493,23 @@ class Mapper:
 
     def _index_invoice(self, invoice: dict) -> dict | None:
         """Remember an invoice's account, §1 subscription and currency, and the payments that pay it."""
-        invoice_id, customer = _id(invoice.get("id")), _id(invoice.get("customer"))
-        sub_id, item_id = self._invoice_subscription(invoice)
-        if invoice_id is None or customer is None or sub_id is None:
-            return None
-        known = self.state.get("invoices", invoice_id) or {}
-        sub_state = self.state.get("subscriptions", sub_id)
-        # A multi-item subscription's invoice is one bill: it goes to the §1 subscription of its first line's
-        # item (payments and refunds count per account, docs/stripe.md).
-        key = sub_id
-        if sub_state is not None:
-            key = sub_state["items"].get(item_id) or sub_state.get("first") or sub_id
-        record = {"account": customer, "subscription": key, "currency": (invoice.get("currency") or "usd").lower(),
-                  "issued": known.get("issued", False), "paid": known.get("paid", False)}
-        self.state.put("invoices", invoice_id, record)
+        invoice_id = _id(invoice.get("id"))
+        record = self.state.get("invoices", invoice_id) if invoice_id else None
+        if record is None:
+            # First sight: its rows all carry the account, §1 subscription and currency found now.
+            customer = _id(invoice.get("customer"))
+            sub_id, item_id = self._invoice_subscription(invoice)
+            if invoice_id is None or customer is None or sub_id is None:
+                return None
+            sub_state = self.state.get("subscriptions", sub_id)
+            # A multi-item subscription's invoice is one bill: it goes to the §1 subscription of its first
+            # line's item (payments and refunds count per account, docs/stripe.md).
+            key = sub_id
+            if sub_state is not None:
+                key = sub_state["items"].get(item_id) or sub_state.get("first") or sub_id
+            record = {"account": customer, "subscription": key, "currency": (invoice.get("currency") or "usd").lower(),
+                      "issued": False, "paid": False}
+            self.state.put("invoices", invoice_id, record)
         for ref in (_id(invoice.get("charge")), _id(invoice.get("payment_intent"))):
             if ref:
                 self.state.put("payment_refs", ref, invoice_id)

@@ -1,7 +1,7 @@
 """What the Stripe importer remembers between imports, in `DIR/.stripe/state.sqlite`.
 
 The landing files are facts that never change; turning Stripe's snapshots (a subscription object as it is
-after each change) into landing-file events (docs/input-format.md) needs the previous snapshot of each subscription, the invoices a
+after each change) into landing-file events needs the previous snapshot of each subscription, the invoices a
 refund refers to, and the Stripe event ids already imported. The warehouse never reads this folder.
 
 Lookups go through dictionaries in memory (one entry per subscription, customer, invoice: not per event);
@@ -23,6 +23,7 @@ TABLES = {
     "payment_refs": "id text primary key, invoice text",  # charge / payment intent -> invoice
     "charges": "id text primary key, refunded integer",  # amount refunded so far (minor unit)
     "discounts": "id text primary key, body text",  # discount objects from customer.discount.* events
+    "rejected": "id text primary key",  # file, line and a digest of each line already listed in DIR/rejected/
 }
 CACHE_ENTRIES = 250_000  # subscriptions, customers, invoices, ... kept in memory during an import
 _KV = ("subscriptions", "customers", "invoices", "payment_refs", "charges", "discounts")
