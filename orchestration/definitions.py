@@ -6,6 +6,7 @@ import dagster as dg
 
 from orchestration import assets, checks
 from orchestration.assets.serving import serving_asset
+from orchestration.assets.stripe_api import StripeApi, with_stripe_import
 from orchestration.console import console_logger
 from orchestration.locking import LockedWarehouse
 from orchestration.schedules import build_daily_schedule
@@ -28,6 +29,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         temp_directory=settings.temp_directory,
     )
     domain_assets = dg.load_assets_from_package_module(assets)
+    resources: dict = {"warehouse": warehouse}
+    if settings.stripe_api_key_env:  # a Stripe key is configured: pull before the files load
+        domain_assets = with_stripe_import(domain_assets)
+        resources["stripe_api"] = StripeApi(api_key=dg.EnvVar(settings.stripe_api_key_env),
+                                            api_base=settings.stripe_api_base, key_source=settings.stripe_api_key_env)
     # Publishing is the last step of every run: it depends on every other asset (marts, report, CRM export,
     # and whatever is added later), so a run in which any of them fails publishes nothing.
     built_keys = [key for a in domain_assets if isinstance(a, dg.AssetsDefinition) for key in a.keys]
@@ -37,7 +43,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             *dg.load_asset_checks_from_package_module(assets),
             *dg.load_asset_checks_from_modules([checks]),
         ],
-        resources={"warehouse": warehouse},
+        resources=resources,
         loggers={"console": console_logger},  # failures in one line on a terminal (orchestration/console.py)
         sensors=[build_landing_sensor(settings), automation],
         schedules=[build_daily_schedule(settings)],

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_LANDING = REPO_ROOT / "sample_data" / "landing"
 
 # Every Dagster asset that opens the warehouse for writing runs in this pool (one writer per file).
 WAREHOUSE_POOL = "warehouse"
@@ -36,6 +37,10 @@ class Settings:
     schedule_timezone: str = "UTC"
     # The landing sensor looks for new files at most this often: a burst of files becomes one run.
     sensor_min_interval_seconds: int = 60
+    # The Stripe API pull (docs/stripe-api.md): the name of the variable that holds the key, when it is set
+    # (never the key itself), and the API's base address (empty: Stripe's own).
+    stripe_api_key_env: str | None = None
+    stripe_api_base: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,7 +62,16 @@ class Settings:
             schedule_cron=env.get("SUBWH_SCHEDULE_CRON") or "0 2 * * *",
             schedule_timezone=env.get("SUBWH_SCHEDULE_TIMEZONE") or "UTC",
             sensor_min_interval_seconds=_positive_int(env, "SUBWH_SENSOR_MIN_INTERVAL_SECONDS", 60, "seconds"),
+            # never pull Stripe data into the committed sample: a key exported in the shell leaves `make run` as is
+            stripe_api_key_env=None if landing.resolve() == SAMPLE_LANDING.resolve() else _stripe_key_env(env),
+            stripe_api_base=(env.get("SUBWH_STRIPE_API_BASE") or "").strip(),
         )
+
+
+def _stripe_key_env(env: Mapping[str, str]) -> str | None:
+    """STRIPE_API_KEY (or the variable SUBWH_STRIPE_API_KEY_ENV names) when it holds a key, else None."""
+    name = (env.get("SUBWH_STRIPE_API_KEY_ENV") or "").strip() or "STRIPE_API_KEY"
+    return name if (env.get(name) or "").strip() else None
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int | None, unit: str) -> int | None:

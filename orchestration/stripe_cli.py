@@ -1,6 +1,7 @@
 """`subwh import stripe`: turn a Stripe event log into landing files (docs/stripe.md).
 
     subwh import stripe --input PATH --landing DIR
+    subwh import stripe --landing DIR [--api-key-env NAME]    (pull from the Stripe API: orchestration/stripe_pull.py)
 
 The work is `transforms.stripe.import_stripe_log`; this module only parses the arguments and prints.
 """
@@ -20,6 +21,8 @@ def register(commands) -> None:
     stripe = sources.add_parser("stripe", help="Stripe events (a file or folder of .jsonl, .jsonl.gz, .json list pages)")
     stripe.add_argument("--input", help="a Stripe event file, or a folder of them (without it: pull from the Stripe API)")
     stripe.add_argument("--landing", required=True, help="landing folder to write (the layout of docs/input-format.md)")
+    stripe.add_argument("--api-key-env", metavar="NAME",
+                        help="without --input: the environment variable holding the Stripe API key (default STRIPE_API_KEY)")
     stripe.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     stripe.add_argument("--verbose", action="store_true", help="a stack trace on errors")
 
@@ -28,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from transforms.stripe import StripeImportError, import_stripe_log
 
     if args.input is None:
-        print("subwh import stripe: without --input this pulls from the Stripe API, which this build does not "
-              "include yet; give --input PATH (a Stripe event log)", file=sys.stderr)
-        return 2
+        from orchestration import stripe_pull
+
+        return stripe_pull.run(args)
 
     def progress(phase: str, count: int) -> None:
         print(f"  {'read' if phase == 'read' else 'mapped'} {count:,} {'lines' if phase == 'read' else 'events'}",

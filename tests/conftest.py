@@ -11,6 +11,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 WATCHED = ("data", "sample_data", "tests")
 IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
@@ -57,3 +59,14 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         if reporter:
             reporter.write_line(message, red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def no_stripe_key(monkeypatch):
+    """Every test starts without a Stripe key in its environment: a developer's own STRIPE_API_KEY must not make
+    `subwh run` in a test pull from Stripe. Tests of the pull set what they need (tests/support/stripe_server.py)."""
+    for name in ("STRIPE_API_KEY", "SUBWH_STRIPE_API_KEY_ENV", "SUBWH_STRIPE_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    # the local Stripe stand-in is reached directly, whatever proxy the machine has
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, ",".join(filter(None, [os.environ.get(name), "127.0.0.1", "localhost"])))

@@ -13,31 +13,40 @@ from transforms.sql_models import summarize_table
 GROUP = "ingestion"
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(["raw", "plans"], group_name=GROUP, kinds={"duckdb", "csv"},
-                     description="reference/plans.csv: plan tiers, seat and API-call limits, USD list price per seat."),
-        dg.AssetSpec(["raw", "fx_rates"], group_name=GROUP, kinds={"duckdb", "csv"},
-                     description="reference/fx_rates.csv: USD per unit of each currency by month."),
-    ],
-    pool=WAREHOUSE_POOL,
-)
-def reference_data(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    """Reload the small reference files in full every run (they may be corrected in place)."""
-    with warehouse.connect() as con:
-        ingestion.ensure_raw_tables(con)
-        counts = ingestion.load_reference(con, warehouse.landing_dir)
-        for table in ("plans", "fx_rates"):
-            summary = summarize_table(con, f"raw.{table}")
-            yield dg.MaterializeResult(asset_key=["raw", table], metadata=table_metadata(summary))
-    context.log.info(f"reference data: {counts}")
+def reference_data_asset(deps: tuple[dg.AssetKey, ...] = ()) -> dg.AssetsDefinition:
+    """`deps`: what must run first (the Stripe pull, when configured: orchestration/assets/stripe_api.py)."""
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(["raw", "plans"], group_name=GROUP, kinds={"duckdb", "csv"}, deps=deps,
+                         description="reference/plans.csv: plan tiers, seat and API-call limits, USD list price per seat."),
+            dg.AssetSpec(["raw", "fx_rates"], group_name=GROUP, kinds={"duckdb", "csv"}, deps=deps,
+                         description="reference/fx_rates.csv: USD per unit of each currency by month."),
+        ],
+        name="reference_data",
+        pool=WAREHOUSE_POOL,
+    )
+    def reference_data(context: dg.AssetExecutionContext, warehouse: Warehouse):
+        """Reload the small reference files in full every run (they may be corrected in place)."""
+        with warehouse.connect() as con:
+            ingestion.ensure_raw_tables(con)
+            counts = ingestion.load_reference(con, warehouse.landing_dir)
+            for table in ("plans", "fx_rates"):
+                summary = summarize_table(con, f"raw.{table}")
+                yield dg.MaterializeResult(asset_key=["raw", table], metadata=table_metadata(summary))
+        context.log.info(f"reference data: {counts}")
+
+    return reference_data
 
 
-def event_stream_asset(stream: str) -> dg.AssetsDefinition:
+reference_data = reference_data_asset()
+
+
+def event_stream_asset(stream: str, extra_deps: tuple[dg.AssetKey, ...] = ()) -> dg.AssetsDefinition:
     @dg.asset(
         key=["raw", stream],
         group_name=GROUP,
-        deps=[dg.AssetKey(["raw", "fx_rates"])],  # the currency check needs the known currencies
+        deps=[dg.AssetKey(["raw", "fx_rates"]), *extra_deps],  # the currency check needs the known currencies
         kinds={"duckdb", "json"},
         pool=WAREHOUSE_POOL,
         description=(
