@@ -43,6 +43,8 @@ from transforms.stripe.state import State
 STREAMS = ("subscription_events", "billing_events", "usage_events")
 LINE_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 DOCUMENT_SUFFIXES = (".json", ".json.gz")
+FX_COLUMNS = ["month", "currency", "usd_per_unit"]
+UNRESOLVED_LISTED = 10  # discounts with an unknown coupon listed one by one in the summary
 PLAN_COLUMNS = ["plan_id", "plan_name", "tier_rank", "seat_limit", "api_call_limit", "list_price_monthly"]
 RAW_LIMIT = 10_000  # characters of a rejected line kept in DIR/rejected/
 PROGRESS_EVERY = 100_000
@@ -73,6 +75,8 @@ class StripeImportReport:
     rejected_before: int = 0  # of those, lines an earlier import already listed (not listed again)
     not_imported: Counter = field(default_factory=Counter)  # mapped type, but nothing to write: reason -> count
     plans_added: list[str] = field(default_factory=list)
+    currencies: list[str] = field(default_factory=list)  # currencies of what was mapped (upper case)
+    fx_written: bool = False  # reference/fx_rates.csv was absent and written with its header only
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -92,6 +96,8 @@ class StripeImportReport:
             f"  by event type: {counts(self.rows_by_type)}",
         ]
         lines += [f"  {name}" for name in self.files_written]
+        if self.fx_written:
+            lines.append("reference/fx_rates.csv was missing: written with its header only (Stripe has no FX rates)")
         if self.plans_added:
             lines.append(f"plans added to reference/plans.csv: {', '.join(self.plans_added)}")
         if self.types_skipped:
@@ -177,10 +183,37 @@ def import_stripe_log(input_path: Path, landing_dir: Path, *,
             con.execute("detach database work")
             state.close()
     report.rejected_file = outputs.rejected_name
-    if not (landing_dir / "reference" / "fx_rates.csv").exists():
-        report.warnings.append(f"{landing_dir / 'reference' / 'fx_rates.csv'} is missing: Stripe has no FX rates; "
-                               "write it (month,currency,usd_per_unit) before `subwh run`")
+    for key, event_id in list(mapper.stats.unresolved_coupons.items())[:UNRESOLVED_LISTED]:
+        sub_id, coupon_id = key.split(" ", 1)
+        report.warnings.append(
+            f"subscription {sub_id} (event {event_id}) has a discount from coupon {coupon_id}, which no coupon.* "
+            "event in the input describes: that discount is not in MRR; add the coupon's events to the input "
+            "(or pull with the API key, which lists the coupons) and import again into a new landing folder")
+    if len(mapper.stats.unresolved_coupons) > UNRESOLVED_LISTED:
+        report.warnings.append(f"... and {len(mapper.stats.unresolved_coupons) - UNRESOLVED_LISTED:,} more "
+                               "discounts whose coupon was never seen")
+    report.currencies = sorted(mapper.stats.currencies)
+    _fx_rates(landing_dir, report)
     return report
+
+
+def _fx_rates(landing_dir: Path, report: StripeImportReport) -> None:
+    """`subwh run` needs reference/fx_rates.csv, which Stripe cannot give: write it with just its header when it
+    is absent (an existing one is the user's and never touched), and say which currencies seen need rates."""
+    path = landing_dir / "reference" / "fx_rates.csv"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8", newline="") as handle:
+            handle.write(",".join(FX_COLUMNS) + "\n")
+        report.fx_written = True
+    except FileExistsError:
+        pass
+    missing = [c for c in report.currencies if c != "USD" and c not in _latest_rates(path)]
+    if missing:
+        report.warnings.append(
+            f"{path} has no rate for {', '.join(missing)}: add a row {','.join(FX_COLUMNS)} for each (e.g. "
+            f"2025-01,{missing[0]},<USD per 1 {missing[0]}>) from the first month of the data, before `subwh run`; "
+            "without one their rows are quarantined as unknown_currency")
 
 
 # ------------------------------------------------------------------------------------------------ input

@@ -32,8 +32,11 @@ SUBSCRIPTION_TYPES = ("customer.subscription.created", "customer.subscription.up
 CUSTOMER_TYPES = ("customer.created", "customer.updated")
 INVOICE_TYPES = ("invoice.finalized", "invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed")
 # Read for what later events need (a refund's invoice; a discount referred to by id), never written.
+# From API version 2025-09-30.clover a Discount names its coupon by id (`source.coupon`), even in events:
+# coupons are indexed from coupon.* events (and the API pull's coupon list) to resolve it.
 INDEX_TYPES = ("invoice.created", "invoice.updated", "invoice_payment.paid", "customer.discount.created",
-               "customer.discount.updated", "customer.discount.deleted")
+               "customer.discount.updated", "customer.discount.deleted", "coupon.created", "coupon.updated",
+               "coupon.deleted")
 CHARGE_TYPES = ("charge.refunded",)
 MAPPED_TYPES = frozenset(SUBSCRIPTION_TYPES + CUSTOMER_TYPES + INVOICE_TYPES + INDEX_TYPES + CHARGE_TYPES)
 
@@ -41,7 +44,7 @@ MAPPED_TYPES = frozenset(SUBSCRIPTION_TYPES + CUSTOMER_TYPES + INVOICE_TYPES + I
 # subscriptions, a subscription's creation before its updates, an invoice before its payment, a payment
 # before its refund.
 TYPE_RANK = {
-    "customer.created": 0, "customer.updated": 1, "customer.discount.created": 2, "customer.discount.updated": 2,
+    "coupon.created": 0, "coupon.updated": 0, "coupon.deleted": 0, "customer.created": 0, "customer.updated": 1, "customer.discount.created": 2, "customer.discount.updated": 2,
     "customer.discount.deleted": 2, "customer.subscription.created": 3, "customer.subscription.updated": 4,
     "customer.subscription.paused": 4, "customer.subscription.resumed": 4,
     "customer.subscription.trial_will_end": 4, "customer.subscription.pending_update_applied": 4,
@@ -124,6 +127,9 @@ class MappingStats:
     subscriptions: set = field(default_factory=set)
     not_imported: Counter = field(default_factory=Counter)  # reason -> count
     stale: int = 0  # a subscription's snapshot older than one already imported
+    # discounts left out because their coupon is known by id only: (subscription, coupon id) -> first event id
+    unresolved_coupons: dict = field(default_factory=dict)
+    currencies: set = field(default_factory=set)  # currencies of the terms and money mapped (upper case)
 
 
 class Mapper:
@@ -153,6 +159,8 @@ class Mapper:
             self._index_invoice_payment(obj)
         elif event_type.startswith("customer.discount."):
             self._index_discount(event_type, obj)
+        elif event_type.startswith("coupon."):
+            self._index_coupon(obj)
         return []
 
     # ----------------------------------------------------------------------------------------- customers
@@ -214,7 +222,7 @@ class Mapper:
                 assigned[item_id] = sub_id
             else:
                 assigned[item_id] = item_id
-        discounts = self._discounts(sub, at)
+        discounts = self._discounts(sub, at, event["id"])
         terms_now = self._terms(items, assigned, discounts, at, sub.get("currency"))
         ends = sorted({d["end"] for d in discounts if d["end"] is not None and d["end"] > at})
         terms_after = self._terms(items, assigned, discounts, ends[0], sub.get("currency")) if ends else None
@@ -397,9 +405,12 @@ class Mapper:
                 months = Decimal(months_count * {"month": 1, "quarter": 3, "year": 12}[billing])
                 self.plans[plan_id] = Plan(plan_id, name, currency.upper(), unit, months)
 
-    def _discounts(self, sub: dict, at: int) -> list[dict]:
+    def _discounts(self, sub: dict, at: int, event_id: str = "") -> list[dict]:
         """The subscription-level discounts in force at `at` or later: percent, amount (minor), currency, end.
-        `once` coupons discount one invoice, not the recurring price: left out (docs/stripe.md)."""
+        `once` coupons discount one invoice, not the recurring price: left out (docs/stripe.md). A coupon
+        named by id (API 2025-09-30.clover on) is looked up in the coupons indexed from coupon.* events; one
+        never seen is counted and reported with the event id (`stats.unresolved_coupons`), never dropped
+        silently."""
         found = []
         if isinstance(sub.get("discount"), dict):
             found.append(sub["discount"])
@@ -414,8 +425,17 @@ class Mapper:
         out = []
         for discount in found:
             coupon = discount.get("coupon")
-            if not isinstance(coupon, dict):
-                coupon = (discount.get("source") or {}).get("coupon") if isinstance(discount.get("source"), dict) else None
+            if coupon is None and isinstance(discount.get("source"), dict):
+                coupon = discount["source"].get("coupon")
+            if isinstance(coupon, str) and coupon:
+                coupon_id = coupon
+                coupon = self.state.get("coupons", coupon_id)
+                if coupon is None:
+                    key = f"{_id(sub.get('id'))} {coupon_id}"
+                    if key not in self.stats.unresolved_coupons:
+                        self.stats.not_imported["discount whose coupon was never seen"] += 1
+                        self.stats.unresolved_coupons[key] = event_id
+                    continue
             if not isinstance(coupon, dict) or coupon.get("duration") == "once":
                 continue
             end = _int(discount.get("end"))
@@ -451,6 +471,7 @@ class Mapper:
         for item, share in zip(items, shares, strict=True):
             item_id, _price, plan_id, _name, item_currency, amount, interval, count, quantity, _end = item
             billing, months_count, unit = _interval(interval, count, to_major(amount, item_currency))
+            self.stats.currencies.add(item_currency.upper())
             out[assigned[item_id]] = {
                 "plan_id": plan_id, "billing_interval": billing, "interval_count": months_count,
                 "quantity": quantity, "unit_price": money_text(unit), "currency": item_currency.upper(),
@@ -531,6 +552,12 @@ class Mapper:
         if discount_id:
             self.state.put("discounts", discount_id, None if event_type.endswith("deleted") else discount)
 
+    def _index_coupon(self, coupon: dict) -> None:
+        """A coupon by id. A deleted coupon is kept: Stripe keeps applying the discounts made from it."""
+        coupon_id = _id(coupon.get("id"))
+        if coupon_id:
+            self.state.put("coupons", coupon_id, coupon)
+
     def _invoice(self, event: dict, invoice: dict) -> list[tuple[str, dict]]:
         invoice_id = _id(invoice.get("id"))
         known = self.state.get("invoices", invoice_id) if invoice_id else None
@@ -541,6 +568,7 @@ class Mapper:
             self.stats.not_imported["invoice without a subscription"] += 1
             return []
         invoice_id, currency = invoice["id"], record["currency"]
+        self.stats.currencies.add(currency.upper())
         row = {"event_id": None, "event_type": None, "occurred_at": iso(event["created"]), "account_id": record["account"],
                "invoice_id": invoice_id, "subscription_id": record["subscription"], "currency": currency.upper()}
         event_type = event["type"]

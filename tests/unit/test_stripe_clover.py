@@ -1,0 +1,121 @@
+"""API version 2025-09-30.clover: a Discount names its coupon by id (`source.coupon`), even in events, so the
+importer resolves it from coupon.* events; a coupon it never saw is counted and reported, not dropped silently.
+Also: reference/fx_rates.csv written with its header when absent, and the currencies that need rates named.
+
+tests/fixtures/stripe/clover.jsonl is written for these tests in the clover shape (docs/stripe.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from transforms.stripe import import_stripe_log
+from transforms.stripe.mapping import Mapper
+from transforms.stripe.state import State
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"
+
+
+def landed(landing: Path) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for path in sorted(landing.glob("*_events/*.jsonl")):
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            assert row["event_id"] not in out, f"{row['event_id']} landed twice"
+            out[row["event_id"]] = row
+    return out
+
+
+def sub_row(event_id, event_type, at, account, sub, **fields):
+    return {"event_id": event_id, "event_type": event_type, "occurred_at": at, "account_id": account,
+            "subscription_id": sub, **fields}
+
+
+# Worked out by hand from clover.jsonl.
+CLOVER_ROWS = [
+    {"event_id": "evt_4002", "event_type": "account_created", "occurred_at": "2025-10-01T00:00:00Z",
+     "account_id": "cus_F", "account_name": "Fjord AS", "segment": "SMB", "country": "NO"},
+    # coupon FIVEOFF (500 cents off, from coupon.created evt_4001) named by id in source.coupon:
+    # 30.00 USD with 5.00 off (MRR 25.00, not 30.00)
+    sub_row("evt_4003", "subscription_started", "2025-10-01T01:00:00Z", "cus_F", "sub_F", plan_id="pro",
+            billing_interval="month", quantity=1, unit_price="30.00", currency="USD", discount_amount="5.00"),
+    {"event_id": "evt_4005", "event_type": "account_created", "occurred_at": "2025-10-02T00:00:00Z",
+     "account_id": "cus_G", "account_name": "Gare SARL", "segment": "Mid-Market", "country": "FR"},
+    # discount di_G (by id, from customer.discount.created) of coupon QUARTER (by id, from coupon.created):
+    # 25% now, and its end (2026-01-02) a change back to 0% at that instant
+    sub_row("evt_4007:start", "subscription_started", "2025-10-02T00:00:00Z", "cus_G", "sub_G", plan_id="team-eur",
+            billing_interval="month", quantity=1, unit_price="49.00", currency="EUR", discount_pct="25"),
+    sub_row("evt_4007:discount_end", "subscription_changed", "2025-10-02T00:00:00Z", "cus_G", "sub_G",
+            effective_at="2026-01-02T00:00:00Z", discount_pct="0"),
+    # FIVEOFF deleted (evt_4008) before this update: Stripe keeps the discounts made from it, so only the
+    # quantity changes (a dropped coupon would also write discount_amount 0)
+    sub_row("evt_4009", "subscription_changed", "2025-10-15T00:00:00Z", "cus_F", "sub_F", quantity=2),
+    {"event_id": "evt_4010", "event_type": "account_created", "occurred_at": "2025-10-20T00:00:00Z",
+     "account_id": "cus_H", "account_name": "Halden Oy", "segment": "SMB", "country": "FI"},
+    # coupon GHOST was never described by an event: started without the discount, and reported
+    sub_row("evt_4011", "subscription_started", "2025-10-20T00:00:00Z", "cus_H", "sub_H", plan_id="pro",
+            billing_interval="month", quantity=1, unit_price="30.00", currency="USD"),
+]
+
+
+def test_clover_fixture_maps_to_the_rows_worked_out_by_hand(tmp_path):
+    report = import_stripe_log(FIXTURES / "clover.jsonl", tmp_path / "landing")
+    assert landed(tmp_path / "landing") == {r["event_id"]: r for r in CLOVER_ROWS}
+    assert report.lines_rejected == 0
+
+
+def test_a_discount_whose_coupon_is_unknown_is_counted_and_reported_with_its_event(tmp_path):
+    report = import_stripe_log(FIXTURES / "clover.jsonl", tmp_path / "landing")
+    assert report.not_imported == {"discount whose coupon was never seen": 1}
+    text = "\n".join(report.summary_lines())
+    assert "read but not imported: discount whose coupon was never seen 1" in text
+    notes = [line for line in report.summary_lines() if "GHOST" in line]
+    assert len(notes) == 1 and "sub_H" in notes[0] and "evt_4011" in notes[0]
+
+
+def test_a_coupon_known_only_from_an_earlier_import_resolves(tmp_path):
+    lines = (FIXTURES / "clover.jsonl").read_text().splitlines()
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(lines[0] + "\n")  # coupon.created FIVEOFF
+    second.write_text("\n".join(lines[1:3]) + "\n")  # the customer and the subscription that names it
+    import_stripe_log(first, tmp_path / "landing")
+    report = import_stripe_log(second, tmp_path / "landing")
+    assert landed(tmp_path / "landing")["evt_4003"]["discount_amount"] == "5.00"
+    assert not report.not_imported
+
+
+def test_a_clover_discount_in_a_legacy_discount_field_resolves_too():
+    mapper = Mapper(State())
+    mapper.map({"id": "evt_1", "type": "coupon.created", "created": 1759276800,
+                "data": {"object": {"id": "HALF", "object": "coupon", "percent_off": 50, "duration": "forever"}}})
+    sub = {"id": "sub_1", "customer": "cus_1", "status": "active", "start_date": 1759276800,
+           "discount": {"id": "di_1", "source": {"type": "coupon", "coupon": "HALF"}, "end": None},
+           "items": {"data": [{"id": "si_1", "quantity": 1, "price": {
+               "id": "p", "currency": "usd", "unit_amount": 1000, "recurring": {"interval": "month"}}}]}}
+    rows = mapper.map({"id": "evt_2", "type": "customer.subscription.created", "created": 1759276800,
+                       "data": {"object": sub}})
+    assert rows[0][1]["discount_pct"] == "50"
+
+
+def test_fx_rates_is_written_with_its_header_when_absent_and_the_currencies_named(tmp_path):
+    landing = tmp_path / "landing"
+    report = import_stripe_log(FIXTURES / "clover.jsonl", landing)
+    fx = landing / "reference" / "fx_rates.csv"
+    assert fx.read_text() == "month,currency,usd_per_unit\n"
+    assert report.currencies == ["EUR", "USD"]
+    lines = report.summary_lines()
+    assert any("fx_rates.csv was missing: written with its header only" in line for line in lines)
+    need = [line for line in lines if "has no rate for" in line]
+    assert len(need) == 1 and str(fx) in need[0] and "has no rate for EUR:" in need[0]
+
+
+def test_an_existing_fx_rates_file_is_never_touched(tmp_path):
+    landing = tmp_path / "landing"
+    fx = landing / "reference" / "fx_rates.csv"
+    fx.parent.mkdir(parents=True)
+    fx.write_text("month,currency,usd_per_unit\n2025-10,EUR,1.1700")  # no final newline: kept byte for byte
+    report = import_stripe_log(FIXTURES / "clover.jsonl", landing)
+    assert fx.read_text() == "month,currency,usd_per_unit\n2025-10,EUR,1.1700"
+    assert not report.fx_written
+    assert not any("has no rate for" in line or "fx_rates.csv was missing" in line for line in report.summary_lines())
