@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_stripe_clover import CLOVER_ROWS
 from transforms.stripe import StripeImportError, import_stripe_log
 from transforms.stripe.currency import to_major
 from transforms.stripe.mapping import Mapper, spread
@@ -182,7 +183,7 @@ def test_the_same_input_twice_writes_nothing_new(tmp_path):
     after = sorted(p.relative_to(landing) for p in landing.rglob("*") if p.is_file() and ".stripe" not in p.parts)
     assert after == before
     assert sum(again.rows_written.values()) == 0 and again.files_written == []
-    assert again.duplicates == 32  # every mapped event read (33 less the skipped type) was imported before
+    assert again.duplicates == 43  # every mapped event read (44 less the skipped type) was imported before
     assert (landing / "reference" / "plans.csv").read_text() == plans
 
 
@@ -317,7 +318,7 @@ def test_state_written_out_mid_import_gives_the_same_rows(tmp_path, monkeypatch)
     monkeypatch.setattr(importer, "TRIM_EVERY", 7)
     monkeypatch.setattr(State, "trim", lambda self, limit=0, original=State.trim: original(self, 0))
     import_stripe_log(FIXTURES, tmp_path / "landing")
-    assert landed(tmp_path / "landing") == by_id(V2020_ROWS + CURRENT_ROWS + PAGE_ROWS)
+    assert landed(tmp_path / "landing") == by_id(V2020_ROWS + CURRENT_ROWS + PAGE_ROWS + CLOVER_ROWS)
 
 
 def test_missing_input_is_one_clear_error(tmp_path):
@@ -480,9 +481,9 @@ def test_the_cli_prints_what_it_did(tmp_path, capsys):
     landing = tmp_path / "landing"
     assert main(["import", "stripe", "--input", str(FIXTURES), "--landing", str(landing), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "33 Stripe events" in out and "wrote 32 events" in out
+    assert "44 Stripe events" in out and "wrote 40 events" in out
     assert "types skipped (not imported): payment_intent.succeeded 1" in out
-    assert "customers seen: 5; subscriptions seen: 5" in out
+    assert "customers seen: 8; subscriptions seen: 8" in out
     assert main(["import", "stripe", "--input", str(tmp_path / "missing"), "--landing", str(landing)]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [f"subwh import stripe: {tmp_path / 'missing'} does not exist: give a Stripe "
@@ -496,4 +497,4 @@ def test_fixture_folder_is_read_in_full(tmp_path):
     (folder / "README.txt").write_text("not events")
     report = import_stripe_log(folder, tmp_path / "landing")
     assert report.files_ignored == ["README.txt"]
-    assert landed(tmp_path / "landing") == by_id(V2020_ROWS + CURRENT_ROWS + PAGE_ROWS)
+    assert landed(tmp_path / "landing") == by_id(V2020_ROWS + CURRENT_ROWS + PAGE_ROWS + CLOVER_ROWS)
