@@ -20,7 +20,7 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-RESOURCES = ("events", "customers", "subscriptions", "invoices", "prices")
+RESOURCES = ("events", "customers", "subscriptions", "invoices", "prices", "coupons")
 
 
 class FakeStripe:
@@ -31,6 +31,7 @@ class FakeStripe:
         self.subscriptions: list[dict] = []
         self.invoices: list[dict] = []
         self.prices: list[dict] = []
+        self.coupons: list[dict] = []
         self.failures: dict[str, deque] = {r: deque() for r in RESOURCES}
         self.requests: list[tuple[str, dict]] = []
         # called after each answered list request with (resource, query): e.g. an event arriving mid-pull

@@ -5,8 +5,11 @@
 What a pull does, in this order, so that nothing half-written lands:
 1. Lists the events newer than the cursor kept in `DIR/.stripe/api_cursor.json` (all events Stripe
    still keeps, the last 30 days, on the first pull) into a spool file under `DIR/.stripe/pulls/`.
-2. On the first pull only: lists customers, prices, invoices and subscriptions (status=all) and synthesizes
-   Event-shaped dicts for what happened before the oldest event Stripe still has (`backfill_events`).
+2. On the first pull only: lists coupons, customers, prices, invoices and subscriptions (status=all) and
+   synthesizes Event-shaped dicts for what happened before the oldest event Stripe still has
+   (`backfill_events`). On later pulls, a coupon named by id only (API 2025-09-30.clover on: a Discount's
+   `source.coupon`) that neither the pulled events nor an earlier import describe is fetched from the
+   coupon list and added as a `coupon.created` event.
 3. Writes the events, oldest first, to `DIR/.stripe/pulls/pull-<UTC time>.jsonl.gz` (a temporary name,
    then renamed), and imports that file with `import_stripe_log` (transforms/stripe, idempotent by
    Stripe event id).
@@ -32,6 +35,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import tempfile
 import time
 from array import array
@@ -329,6 +333,10 @@ def pull_stripe(
             synthetic_order: list[int] = []
             if first_pull:
                 synthetic_order = _backfill(api, synthetic, report, window, report.window_start, bar, say)
+            else:
+                unknown = window.coupons_named - window.coupons_seen - _coupons_imported(landing_dir)
+                if unknown:
+                    synthetic_order = _fetch_coupons(api, synthetic, report, unknown, bar, say)
             total = len(chronological) + len(synthetic_order)
             if total == 0:
                 say("stripe pull: nothing new")
@@ -409,6 +417,8 @@ class _Window:
     """What the events pulled say about the objects they touch (used by the first pull's backfill)."""
 
     created_ids: dict = field(default_factory=lambda: {"customer": set(), "subscription": set()})
+    coupons_named: set = field(default_factory=set)  # coupon ids discounts name without the coupon object
+    coupons_seen: set = field(default_factory=set)  # coupons described by coupon.* events
     invoice_events: dict = field(default_factory=dict)  # invoice id -> set of event types
     earliest: dict = field(default_factory=dict)  # subscription id -> (object, previous_attributes) of its oldest event
 
@@ -418,6 +428,10 @@ class _Window:
         object_id = obj.get("id")
         if not object_id:
             return
+        if kind.startswith("coupon."):
+            self.coupons_seen.add(object_id)
+        elif kind.startswith(("customer.subscription.", "customer.discount.")):
+            self.coupons_named.update(coupon_ids_named(obj))
         if kind == "customer.created":
             self.created_ids["customer"].add(object_id)
         elif kind.startswith("customer.subscription."):
@@ -529,6 +543,9 @@ def _backfill(api: _Api, spool: _Spool, report: StripePullReport, window: _Windo
             group.append(rank)
             report.backfill_by_type[event["type"]] += 1
 
+    # Coupons first (a discount of API version 2025-09-30.clover on names its coupon by id only).
+    for coupon in _list_all(api, "coupons", {}, report, bar):
+        add(coupon_events(coupon), -1)
     for customer in _list_all(api, "customers", {}, report, bar):
         add(customer_events(customer, window_start, window), 0)
     # Prices (active or not) for the terms invoices show: an invoice line names its price by id.
@@ -544,6 +561,58 @@ def _backfill(api: _Api, spool: _Spool, report: StripePullReport, window: _Windo
         add(subscription_events(subscription, window_start, window, window.earliest.get(sub_id),
                                 history.get(sub_id), prices), 1)
     return sorted(range(len(spool.offsets)), key=lambda i: (spool.created[i], group[i]))
+
+
+def coupon_events(coupon: dict) -> list[dict]:
+    """A coupon as the coupon.created event the importer indexes it from (a coupon is never changed in its
+    terms, so one event per coupon is all there is to know)."""
+    if not isinstance(coupon, dict) or not coupon.get("id"):
+        return []
+    return [synthetic_event(f"evt_backfill_coupon_{coupon['id']}", "coupon.created", int(coupon.get("created") or 0),
+                            coupon)]
+
+
+def coupon_ids_named(obj: dict) -> set[str]:
+    """Coupon ids a subscription or discount object names without the coupon itself (clover's `source.coupon`)."""
+    discounts = [obj] if obj.get("object") == "discount" else []
+    if isinstance(obj.get("discount"), dict):
+        discounts.append(obj["discount"])
+    discounts += [d for d in obj.get("discounts") or [] if isinstance(d, dict)]
+    named = set()
+    for discount in discounts:
+        coupon = discount.get("coupon")
+        if coupon is None and isinstance(discount.get("source"), dict):
+            coupon = discount["source"].get("coupon")
+        if isinstance(coupon, str) and coupon:
+            named.add(coupon)
+    return named
+
+
+def _coupons_imported(landing_dir: Path) -> set[str]:
+    """Coupon ids an earlier import of this landing folder already knows (its state, read only)."""
+    path = state_dir(landing_dir) / "state.sqlite"
+    if not path.exists():
+        return set()
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+        try:
+            return {row[0] for row in con.execute("select id from coupons")}
+        finally:
+            con.close()
+    except sqlite3.Error:  # a state from before coupons were kept: every named coupon is fetched
+        return set()
+
+
+def _fetch_coupons(api: _Api, spool: _Spool, report: StripePullReport, wanted: set[str], bar, say) -> list[int]:
+    """The coupons in `wanted` from the coupon list, as coupon.created events; returns their spool indexes. A
+    coupon the list no longer has (deleted) stays unknown: the import reports the discounts that name it."""
+    say(f"stripe pull: {len(wanted)} coupon(s) named by id and not yet known; listing coupons")
+    for coupon in _list_all(api, "coupons", {}, report, bar):
+        if coupon.get("id") in wanted:
+            for event in coupon_events(coupon):
+                spool.add(event)
+                report.backfill_by_type[event["type"]] += 1
+    return sorted(range(len(spool.offsets)), key=lambda i: spool.created[i])
 
 
 def synthetic_event(event_id: str, kind: str, created: int, obj: dict, previous: dict | None = None) -> dict:
