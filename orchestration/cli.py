@@ -40,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--gzip", action="store_true")
     generate.add_argument("--usage-granularity", choices=["day", "week"], default="day")
     generate.add_argument("--no-progress", action="store_true")
-    generate.add_argument("--format", choices=["native", "stripe"], default="native",
+    generate.add_argument("--format", choices=["native", "stripe", "stripe-clover"], default="native",
                           help="native: the landing folder of docs/input-format.md; stripe: the same company as Stripe events "
-                               "(stripe_events/, for `subwh import stripe`), usage and reference files")
+                               "(stripe_events/, for `subwh import stripe`), usage and reference files; stripe-clover: "
+                               "the same in API version 2025-09-30.clover (discounts name their coupon by id)")
 
     from orchestration import stripe_cli
 

@@ -266,13 +266,13 @@ def generate(
 
     The summary: {"accounts", "months", "files", "events": {stream: count}, "seconds"}; `files` counts
     every file written (event files plus the two reference CSVs). `format="stripe"` writes the same company
-    as Stripe Events instead of subscription and billing events (sample_data/stripe_rendering.py); its
-    summary adds "stripe_events" (by type).
+    as Stripe Events instead of subscription and billing events (sample_data/stripe_rendering.py; API version
+    basil, or clover with `format="stripe-clover"`); its summary adds "stripe_events" (by type).
     """
     started = time.perf_counter()
     _check_arguments(accounts, months, seed, start_month, usage_granularity)
-    if format not in ("native", "stripe"):
-        raise GeneratorError(f"format must be 'native' or 'stripe', got {format!r}")
+    if format not in ("native", "stripe", "stripe-clover"):
+        raise GeneratorError(f"format must be 'native', 'stripe' or 'stripe-clover', got {format!r}")
     out = Path(out_dir)
     arguments = dict(
         accounts=accounts,
@@ -298,13 +298,14 @@ def generate(
     )
     _write_reference(out, simulation.calendar_months[:months], Generator(PCG64(reference_seq)))
     stripe = None
-    if format == "stripe":
-        from sample_data.stripe_rendering import StripeWriter, write_stripe_plans
+    if format.startswith("stripe"):
+        from sample_data.stripe_rendering import API_VERSION, CLOVER_VERSION, StripeWriter, write_stripe_plans
 
         for stream in ("subscription_events", "billing_events"):  # Stripe's events hold them
             (out / stream).rmdir()
         write_stripe_plans(out / REFERENCE_DIR / "plans.csv", _stripe_constants(simulation))
-        stripe = StripeWriter(out, gzip, _stripe_constants(simulation))
+        stripe = StripeWriter(out, gzip, _stripe_constants(simulation),
+                              CLOVER_VERSION if format == "stripe-clover" else API_VERSION)
 
     month_iter = tqdm(range(months), desc="generating", unit="month", disable=not progress, file=sys.stderr)
     try:

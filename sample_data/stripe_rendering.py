@@ -41,8 +41,10 @@ STRIPE_DIR = "stripe_events"
 # The last version of the `basil` line: billing periods on subscription items, `discounts` on subscriptions,
 # invoices tied to subscriptions through `parent.subscription_details`. Not `clover` (2025-09-30 on), whose
 # Discount no longer embeds its coupon (`source.coupon` is a coupon id, even in events): rendered as
-# clover, an importer would also need the coupon.created events, which this rendering sends as well.
+# clover (`format="stripe-clover"`), the importer resolves it from the coupon.created events sent here.
 API_VERSION = "2025-08-27.basil"
+# `generate --format stripe-clover`: the first `clover` version, whose Discount names its coupon by id only.
+CLOVER_VERSION = "2025-09-30.clover"
 DAY = 86400
 
 # Stripe's currencies without minor unit, and with three decimals (amounts are sent as they are, or x1000).
@@ -98,7 +100,9 @@ def write_stripe_plans(path: Path, c: dict) -> None:
 class StripeWriter:
     """Turns the simulation's monthly event frames into Stripe Events, streamed one month at a time."""
 
-    def __init__(self, out: Path, gzip: bool, constants: dict):
+    def __init__(self, out: Path, gzip: bool, constants: dict, api_version: str = API_VERSION):
+        self.api_version = api_version
+        self.clover = api_version.endswith(".clover")
         self.dir = out / STRIPE_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
         self.gzip = gzip
@@ -170,7 +174,7 @@ class StripeWriter:
             data["previous_attributes"] = previous
         request = ({"id": f"req_{self.events:012d}", "idempotency_key": f"idem-{self.events:012d}"}
                    if requested else {"id": None, "idempotency_key": None})
-        self._emit({"id": f"evt_{self.events:012d}", "object": "event", "api_version": API_VERSION,
+        self._emit({"id": f"evt_{self.events:012d}", "object": "event", "api_version": self.api_version,
                     "created": int(at), "data": data, "livemode": False, "pending_webhooks": 0,
                     "request": request, "type": event_type})
 
@@ -309,8 +313,11 @@ class StripeWriter:
             self._event("customer.discount.created", at, self._discount(s, percent, s["discount_id"], at))
 
     def _discount(self, s: dict, percent: int, discount_id: str, at: int) -> dict:
+        # basil embeds the coupon; clover names it by id in `source` (the coupon.created event describes it)
+        coupon = ({"source": {"type": "coupon", "coupon": f"pct{percent}"}} if self.clover
+                  else {"coupon": self._coupon(percent)})
         return {"id": discount_id, "object": "discount", "checkout_session": None, "customer": s["customer"],
-                "coupon": self._coupon(percent), "end": None, "invoice": None, "invoice_item": None,
+                **coupon, "end": None, "invoice": None, "invoice_item": None,
                 "promotion_code": None, "start": at, "subscription": s["id"], "subscription_item": None}
 
     def _coupon(self, percent: int) -> dict:
