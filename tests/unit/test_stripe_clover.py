@@ -8,7 +8,10 @@ tests/fixtures/stripe/clover.jsonl is written for these tests in the clover shap
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from transforms.stripe import import_stripe_log
 from transforms.stripe.mapping import Mapper
@@ -119,3 +122,37 @@ def test_an_existing_fx_rates_file_is_never_touched(tmp_path):
     assert fx.read_text() == "month,currency,usd_per_unit\n2025-10,EUR,1.1700"
     assert not report.fx_written
     assert not any("has no rate for" in line or "fx_rates.csv was missing" in line for line in report.summary_lines())
+
+
+def _refund_event(n, created, refunded, previous=None):
+    data = {"object": {"id": "ch_1", "object": "charge", "invoice": "in_1", "currency": "usd",
+                       "amount": 5000, "amount_refunded": refunded}}
+    if previous is not None:
+        data["previous_attributes"] = {"amount_refunded": previous}
+    return {"id": f"evt_{n}", "type": "charge.refunded", "created": created, "data": data}
+
+
+@pytest.mark.parametrize("with_previous", [True, False])
+def test_refunds_of_one_charge_arriving_out_of_order_add_up_to_the_amount_refunded(tmp_path, with_previous):
+    """Two partial refunds of a 50.00 charge: 10.00 (total 1000 cents), then 20.00 more (total 3000). The second
+    event is imported first (an import of last week), the first in a later import: 10.00 + 20.00 = 30.00 in
+    all, never 20.00 (the first would look like a decrease of amount_refunded and be dropped)."""
+    invoice = {"id": "evt_0", "type": "invoice.finalized", "created": 1759276800, "data": {"object": {
+        "id": "in_1", "object": "invoice", "customer": "cus_1", "subscription": "sub_1", "currency": "usd",
+        "total": 5000, "charge": "ch_1", "lines": {"data": []}}}}
+    first = _refund_event(1, 1759363200, 1000, 0 if with_previous else None)
+    second = _refund_event(2, 1759449600, 3000, 1000 if with_previous else None)
+    landing = tmp_path / "landing"
+    for n, events in enumerate(([invoice, second], [first])):
+        path = tmp_path / f"import{n}.jsonl"
+        path.write_text("".join(json.dumps(e) + "\n" for e in events))
+        import_stripe_log(path, landing)
+    refunds = sorted((r["occurred_at"], r["amount"]) for r in landed(landing).values()
+                     if r["event_type"] == "refund_issued")
+    total = sum(Decimal(a) for _, a in refunds)
+    assert total == Decimal("30.00")
+    if with_previous:  # each refund at its own instant: 10.00 on Oct 2, 20.00 on Oct 3
+        assert refunds == [("2025-10-02T00:00:00Z", "10.00"), ("2025-10-03T00:00:00Z", "20.00")]
+    # the same two imports again write nothing
+    for n in (0, 1):
+        assert sum(import_stripe_log(tmp_path / f"import{n}.jsonl", landing).rows_written.values()) == 0

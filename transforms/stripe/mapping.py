@@ -626,20 +626,45 @@ class Mapper:
         if charge_id is None or record is None or refunded is None:
             self.stats.not_imported["refund of a charge not tied to a subscription invoice"] += 1
             return []
-        before = self.state.get("charges", charge_id)
-        if before is None:
-            previous = event["data"].get("previous_attributes")
-            before = _int(previous.get("amount_refunded")) if isinstance(previous, dict) else None
-        delta = refunded - (before or 0)
+        # The refunded amounts already written, as spans of [0, amount_refunded] (minor units): a refund is
+        # the part of [before, refunded] no earlier event covered, so events of one charge that arrive out
+        # of order (a later import holding an earlier refund) still add up to the charge's amount_refunded.
+        spans = self.state.get("refund_spans", charge_id)
+        if spans is None:
+            legacy = self.state.get("charges", charge_id)  # a state from before spans: refunded up to it
+            spans = [[0, legacy]] if legacy else []
+        previous = event["data"].get("previous_attributes")
+        before = _int(previous.get("amount_refunded")) if isinstance(previous, dict) else None
+        if before is None or before > refunded:
+            before = max([hi for _, hi in spans if hi <= refunded], default=0)
+        delta = _uncovered(spans, before, refunded)
         if delta <= 0:
             return []
-        self.state.put("charges", charge_id, refunded)
+        self.state.put("refund_spans", charge_id, _cover(spans, before, refunded))
+        self.state.put("charges", charge_id, max(refunded, self.state.get("charges", charge_id) or 0))
         currency = (charge.get("currency") or record["currency"]).lower()
         return [("billing_events", {
             "event_id": f"{charge_id}:refunded:{refunded}", "event_type": "refund_issued",
             "occurred_at": iso(event["created"]), "account_id": record["account"], "invoice_id": invoice_id,
             "subscription_id": record["subscription"], "amount": money_text(to_major(delta, currency)),
             "currency": currency.upper()})]
+
+
+def _uncovered(spans: list[list[int]], lo: int, hi: int) -> int:
+    """How much of [lo, hi] the (disjoint, sorted) spans leave uncovered."""
+    covered = sum(max(0, min(hi, b) - max(lo, a)) for a, b in spans)
+    return (hi - lo) - covered
+
+
+def _cover(spans: list[list[int]], lo: int, hi: int) -> list[list[int]]:
+    """The spans with [lo, hi] added, merged (disjoint, sorted)."""
+    out: list[list[int]] = []
+    for a, b in sorted([*spans, [lo, hi]]):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
 
 
 def spread(total: int, charges: list[Decimal]) -> list[int]:

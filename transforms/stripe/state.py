@@ -23,11 +23,12 @@ TABLES = {
     "payment_refs": "id text primary key, invoice text",  # charge / payment intent -> invoice
     "charges": "id text primary key, refunded integer",  # amount refunded so far (minor unit)
     "discounts": "id text primary key, body text",  # discount objects from customer.discount.* events
+    "refund_spans": "id text primary key, body text",  # charge -> refunded spans written ([[lo, hi], ...], minor)
     "coupons": "id text primary key, body text",  # coupon objects from coupon.* events (clover names them by id)
     "rejected": "id text primary key",  # file, line and a digest of each line already listed in DIR/rejected/
 }
 CACHE_ENTRIES = 250_000  # subscriptions, customers, invoices, ... kept in memory during an import
-_KV = ("subscriptions", "customers", "invoices", "payment_refs", "charges", "discounts", "coupons")
+_KV = ("subscriptions", "customers", "invoices", "payment_refs", "charges", "discounts", "coupons", "refund_spans")
 
 
 class State:
