@@ -156,3 +156,15 @@ def test_refunds_of_one_charge_arriving_out_of_order_add_up_to_the_amount_refund
     # the same two imports again write nothing
     for n in (0, 1):
         assert sum(import_stripe_log(tmp_path / f"import{n}.jsonl", landing).rows_written.values()) == 0
+
+
+def test_a_discount_known_by_id_only_is_reported_once_with_its_event():
+    mapper = Mapper(State())
+    sub = {"id": "sub_1", "customer": "cus_1", "status": "active", "start_date": 1759276800, "discounts": ["di_9"],
+           "items": {"data": [{"id": "si_1", "quantity": 1, "price": {
+               "id": "p", "currency": "usd", "unit_amount": 1000, "recurring": {"interval": "month"}}}]}}
+    mapper.map({"id": "evt_1", "type": "customer.subscription.created", "created": 1759276800, "data": {"object": sub}})
+    mapper.map({"id": "evt_2", "type": "customer.subscription.updated", "created": 1759276900,
+                "data": {"object": {**sub, "quantity": 2}}})
+    assert mapper.stats.not_imported == {"discount never seen (no customer.discount.* event)": 1}
+    assert mapper.stats.unresolved_discounts == {("sub_1", "discount di_9"): "evt_1"}

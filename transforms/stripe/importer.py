@@ -183,15 +183,15 @@ def import_stripe_log(input_path: Path, landing_dir: Path, *,
             con.execute("detach database work")
             state.close()
     report.rejected_file = outputs.rejected_name
-    for key, event_id in list(mapper.stats.unresolved_coupons.items())[:UNRESOLVED_LISTED]:
-        sub_id, coupon_id = key.split(" ", 1)
+    for (sub_id, what), event_id in list(mapper.stats.unresolved_discounts.items())[:UNRESOLVED_LISTED]:
+        kind = "coupon.*" if what.startswith("coupon") else "customer.discount.*"
         report.warnings.append(
-            f"subscription {sub_id} (event {event_id}) has a discount from coupon {coupon_id}, which no coupon.* "
-            "event in the input describes: that discount is not in MRR; add the coupon's events to the input "
-            "(or pull with the API key, which lists the coupons) and import again into a new landing folder")
-    if len(mapper.stats.unresolved_coupons) > UNRESOLVED_LISTED:
-        report.warnings.append(f"... and {len(mapper.stats.unresolved_coupons) - UNRESOLVED_LISTED:,} more "
-                               "discounts whose coupon was never seen")
+            f"subscription {sub_id} (event {event_id}) has a discount from {what}, which no {kind} event in the "
+            "input describes: that discount is not in MRR; add those events to the input (or pull with the API "
+            "key, which lists the coupons) and import again into a new landing folder")
+    if len(mapper.stats.unresolved_discounts) > UNRESOLVED_LISTED:
+        report.warnings.append(f"... and {len(mapper.stats.unresolved_discounts) - UNRESOLVED_LISTED:,} more "
+                               "discounts left out for the same reason")
     report.currencies = sorted(mapper.stats.currencies)
     _fx_rates(landing_dir, report)
     return report

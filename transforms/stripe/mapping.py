@@ -127,8 +127,9 @@ class MappingStats:
     subscriptions: set = field(default_factory=set)
     not_imported: Counter = field(default_factory=Counter)  # reason -> count
     stale: int = 0  # a subscription's snapshot older than one already imported
-    # discounts left out because their coupon is known by id only: (subscription, coupon id) -> first event id
-    unresolved_coupons: dict = field(default_factory=dict)
+    # discounts left out because their coupon (or the discount) is known by id only:
+    # (subscription id, "coupon X" / "discount di_Y") -> the first event that met it
+    unresolved_discounts: dict = field(default_factory=dict)
     currencies: set = field(default_factory=set)  # currencies of the terms and money mapped (upper case)
 
 
@@ -409,16 +410,17 @@ class Mapper:
         """The subscription-level discounts in force at `at` or later: percent, amount (minor), currency, end.
         `once` coupons discount one invoice, not the recurring price: left out (docs/stripe.md). A coupon
         named by id (API 2025-09-30.clover on) is looked up in the coupons indexed from coupon.* events; one
-        never seen is counted and reported with the event id (`stats.unresolved_coupons`), never dropped
+        never seen is counted and reported with the event id (`stats.unresolved_discounts`), never dropped
         silently."""
         found = []
         if isinstance(sub.get("discount"), dict):
             found.append(sub["discount"])
         for entry in sub.get("discounts") or []:
             if isinstance(entry, str):
-                entry = self.state.get("discounts", entry)
+                discount_id, entry = entry, self.state.get("discounts", entry)
                 if entry is None:
-                    self.stats.not_imported["discount id never seen expanded"] += 1
+                    self._unresolved(sub, f"discount {discount_id}", "discount never seen (no customer.discount.* event)",
+                                     event_id)
                     continue
             if isinstance(entry, dict) and all(entry.get("id") != d.get("id") or d.get("id") is None for d in found):
                 found.append(entry)
@@ -431,10 +433,7 @@ class Mapper:
                 coupon_id = coupon
                 coupon = self.state.get("coupons", coupon_id)
                 if coupon is None:
-                    key = f"{_id(sub.get('id'))} {coupon_id}"
-                    if key not in self.stats.unresolved_coupons:
-                        self.stats.not_imported["discount whose coupon was never seen"] += 1
-                        self.stats.unresolved_coupons[key] = event_id
+                    self._unresolved(sub, f"coupon {coupon_id}", "discount whose coupon was never seen", event_id)
                     continue
             if not isinstance(coupon, dict) or coupon.get("duration") == "once":
                 continue
@@ -445,6 +444,14 @@ class Mapper:
                         "currency": (coupon.get("currency") or "").lower(),
                         "options": coupon.get("currency_options") or {}, "end": end})
         return out
+
+    def _unresolved(self, sub: dict, what: str, reason: str, event_id: str) -> None:
+        """A discount left out because what it refers to is unknown: counted once per subscription and thing,
+        and listed in the summary with the first event that met it."""
+        key = (_id(sub.get("id")), what)
+        if key not in self.stats.unresolved_discounts:
+            self.stats.not_imported[reason] += 1
+            self.stats.unresolved_discounts[key] = event_id
 
     def _terms(self, items, assigned, discounts, at, sub_currency) -> dict[str, dict]:
         """§1 terms of each §1 subscription with the discounts in force at `at`."""
