@@ -196,7 +196,7 @@ class _Api:
     def __init__(self, api_key: str, api_base: str | None, key_source: str, sleep: Callable[[float], None]):
         if not api_key:
             raise StripePullError(f"no Stripe API key: set {key_source} (a secret key sk_... or a restricted "
-                                  "key rk_... with read access to events, customers, subscriptions, invoices)")
+                                  "key rk_... with read access to events, customers, subscriptions, invoices, prices, coupons)")
         self.api_key = api_key
         self.api_base = (api_base or stripe.DEFAULT_API_BASE).rstrip("/")
         self.key_source = key_source
@@ -230,7 +230,7 @@ class _Api:
             except stripe.PermissionError:
                 raise StripePullError(
                     f"the API key in {self.key_source} may not read /v1/{resource} (403): give the restricted key "
-                    "read access to events, customers, subscriptions and invoices; nothing was imported") from None
+                    "read access to events, customers, subscriptions, invoices, prices and coupons; nothing was imported") from None
             except stripe.APIConnectionError as error:
                 reason = scrub(_first_line(getattr(error, "user_message", None) or str(error)), self.api_key)
                 raise StripePullError(
