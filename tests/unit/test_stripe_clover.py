@@ -168,3 +168,23 @@ def test_a_discount_known_by_id_only_is_reported_once_with_its_event():
                 "data": {"object": {**sub, "quantity": 2}}})
     assert mapper.stats.not_imported == {"discount never seen (no customer.discount.* event)": 1}
     assert mapper.stats.unresolved_discounts == {("sub_1", "discount di_9"): "evt_1"}
+
+
+def test_a_usd_clover_log_imports_and_builds_without_any_reference_file_written_by_hand(tmp_path):
+    """Import into an empty folder, then build: plans.csv is appended and fx_rates.csv written with its header,
+    so the run needs nothing more for a USD-only company. MRR at October's end, worked out by hand:
+    cus_F 2 seats x 30.00 - 5.00 (FIVEOFF, resolved from coupon.created by id) = 55.00;
+    cus_H 30.00 (its coupon GHOST was never described: no discount, and reported)."""
+    from tests.support.story import build, rows
+
+    usd = [line for line in (FIXTURES / "clover.jsonl").read_text().splitlines()
+           if not any(k in line for k in ('"cus_G"', '"QUARTER"'))]
+    log = tmp_path / "usd.jsonl"
+    log.write_text("\n".join(usd) + "\n")
+    landing = tmp_path / "landing"
+    import_stripe_log(log, landing)
+    con = build(landing)
+    assert rows(con, "select reason from raw.quarantine") == []
+    got = {r["account_id"]: r["mrr"] for r in rows(
+        con, "select account_id, mrr from marts.account_mrr_monthly where month = date '2025-10-01'")}
+    assert got == {"cus_F": Decimal("55.00"), "cus_H": Decimal("30.00")}
