@@ -86,3 +86,22 @@ def test_a_coupon_stripe_no_longer_lists_is_reported_by_the_import(tmp_path):
         assert "discount_pct" not in subs(tmp_path)["evt_02"]
         assert report.import_report.not_imported == {"discount whose coupon was never seen": 1}
         assert any("GONE" in w and "evt_02" in w for w in report.import_report.warnings)
+
+
+def test_a_deleted_coupon_still_applied_is_known_from_the_expanded_subscription(tmp_path):
+    """Stripe no longer lists a deleted coupon, but its discounts still apply: on the first pull the
+    subscription listed with its discounts expanded describes it, and the event naming it by id resolves."""
+    with FakeStripe(api_key=KEY) as server:
+        server.customers = [customer("cus_1", T0 - 5 * DAY, "One AG")]
+        old = coupon("OLD30", T0 - 400 * DAY, percent_off=30.0)
+        expanded = subscription("sub_1", "cus_1", T0 - 5 * DAY, discounts=[
+            {**clover_discount("di_1", "cus_1", "sub_1", "OLD30", T0 - 5 * DAY), "source": {"type": "coupon",
+                                                                                             "coupon": old}}])
+        server.subscriptions = [expanded]
+        # the event, as Stripe sends it in clover: the coupon by id only
+        by_id = subscription("sub_1", "cus_1", T0 - 5 * DAY,
+                             discounts=[clover_discount("di_1", "cus_1", "sub_1", "OLD30", T0 - 5 * DAY)])
+        server.events = [event("evt_02", "customer.subscription.created", T0 - 5 * DAY, by_id)]
+        report = pull(tmp_path, server)
+        assert subs(tmp_path)["evt_02"]["discount_pct"] == "30"
+        assert report.import_report.not_imported == {}

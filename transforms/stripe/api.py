@@ -544,8 +544,10 @@ def _backfill(api: _Api, spool: _Spool, report: StripePullReport, window: _Windo
             report.backfill_by_type[event["type"]] += 1
 
     # Coupons first (a discount of API version 2025-09-30.clover on names its coupon by id only).
+    coupons_listed = set()
     for coupon in _list_all(api, "coupons", {}, report, bar):
         add(coupon_events(coupon), -1)
+        coupons_listed.add(coupon.get("id"))
     for customer in _list_all(api, "customers", {}, report, bar):
         add(customer_events(customer, window_start, window), 0)
     # Prices (active or not) for the terms invoices show: an invoice line names its price by id.
@@ -558,6 +560,11 @@ def _backfill(api: _Api, spool: _Spool, report: StripePullReport, window: _Windo
             history.setdefault(billed[0], []).append(billed[1:])
     for subscription in _list_all(api, "subscriptions", {"status": "all", "expand": SUBSCRIPTION_EXPAND}, report, bar):
         sub_id = subscription.get("id")
+        # A deleted coupon is no longer listed, but its discounts still apply: the expanded one describes it.
+        for coupon in _coupons_embedded(subscription):
+            if coupon["id"] not in coupons_listed:
+                coupons_listed.add(coupon["id"])
+                add(coupon_events(coupon), -1)
         add(subscription_events(subscription, window_start, window, window.earliest.get(sub_id),
                                 history.get(sub_id), prices), 1)
     return sorted(range(len(spool.offsets)), key=lambda i: (spool.created[i], group[i]))
@@ -586,6 +593,18 @@ def coupon_ids_named(obj: dict) -> set[str]:
         if isinstance(coupon, str) and coupon:
             named.add(coupon)
     return named
+
+
+def _coupons_embedded(subscription: dict) -> list[dict]:
+    """The coupon objects a subscription's (expanded) discounts carry."""
+    found = []
+    for discount in _discounts_of(subscription):
+        coupon = discount.get("coupon")
+        if coupon is None and isinstance(discount.get("source"), dict):
+            coupon = discount["source"].get("coupon")
+        if isinstance(coupon, dict) and isinstance(coupon.get("id"), str) and coupon["id"]:
+            found.append(coupon)
+    return found
 
 
 def _coupons_imported(landing_dir: Path) -> set[str]:
