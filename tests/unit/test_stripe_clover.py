@@ -188,3 +188,47 @@ def test_a_usd_clover_log_imports_and_builds_without_any_reference_file_written_
     got = {r["account_id"]: r["mrr"] for r in rows(
         con, "select account_id, mrr from marts.account_mrr_monthly where month = date '2025-10-01'")}
     assert got == {"cus_F": Decimal("55.00"), "cus_H": Decimal("30.00")}
+
+
+def _subscription_event(n, created, sub_id, event_type="customer.subscription.updated", **fields):
+    obj = {"id": sub_id, "object": "subscription", "customer": "cus_1", "status": "active", "currency": "usd",
+           "start_date": 1735689600, "created": 1735689600, "cancel_at_period_end": False, "cancel_at": None,
+           "canceled_at": None, "pause_collection": None, "discounts": [],
+           "items": {"data": [{"id": f"si_{sub_id}", "quantity": 1, "current_period_end": 1738368000, "price": {
+               "id": "price_a", "lookup_key": "starter", "currency": "usd", "unit_amount": 1000,
+               "recurring": {"interval": "month", "interval_count": 1}}}]}, **fields}
+    return {"id": f"evt_{n}", "object": "event", "type": event_type, "created": created, "data": {"object": obj}}
+
+
+def test_cancel_at_moved_and_cleared_build_the_mrr_worked_out_by_hand(tmp_path):
+    """sub_1 (10.00 a month from 2025-01-01): cancel_at set for 2025-02-15 on Jan 10, moved to 2025-04-15 on
+    Jan 20: the withdrawal voids the first cancellation, so MRR is 10.00 at the end of January, February and
+    March, and 0 from April (canceled Apr 15). sub_2 (10.00): cancel_at set for 2025-02-15 on Jan 10, cleared
+    on Jan 20: 10.00 every month, 2 seats (20.00) from June 15. Account cus_1 MRR: Jan-Mar 20.00, Apr-May 10.00,
+    June 20.00."""
+    from tests.support.story import Landing, build, rows
+
+    day, jan1 = 86400, 1735689600
+    feb15, apr15 = 1739577600, 1744675200
+    events = [
+        {"id": "evt_0", "object": "event", "type": "customer.created", "created": jan1, "data": {"object": {
+            "id": "cus_1", "object": "customer", "name": "One", "address": {"country": "US"}, "metadata": {}}}},
+        _subscription_event(1, jan1, "sub_1", "customer.subscription.created"),
+        _subscription_event(2, jan1, "sub_2", "customer.subscription.created"),
+        _subscription_event(3, jan1 + 9 * day, "sub_1", cancel_at=feb15, canceled_at=jan1 + 9 * day),
+        _subscription_event(4, jan1 + 9 * day, "sub_2", cancel_at=feb15, canceled_at=jan1 + 9 * day),
+        _subscription_event(5, jan1 + 19 * day, "sub_1", cancel_at=apr15, canceled_at=jan1 + 19 * day),
+        _subscription_event(6, jan1 + 19 * day, "sub_2"),
+        # 2025-06-15: sub_2 to 2 seats (20.00), so the data reaches June
+        _subscription_event(7, 1749988800, "sub_2", items={"data": [{
+            **_subscription_event(0, 0, "sub_2")["data"]["object"]["items"]["data"][0], "quantity": 2}]}),
+    ]
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    landing = Landing(tmp_path / "landing")
+    import_stripe_log(log, landing.root)
+    con = build(landing)
+    got = {r["month"].month: r["mrr"] for r in rows(
+        con, "select month, mrr from marts.account_mrr_monthly where account_id = 'cus_1' order by month")}
+    assert got == {1: Decimal("20.00"), 2: Decimal("20.00"), 3: Decimal("20.00"), 4: Decimal("10.00"),
+                   5: Decimal("10.00"), 6: Decimal("20.00")}
