@@ -232,3 +232,25 @@ def test_cancel_at_moved_and_cleared_build_the_mrr_worked_out_by_hand(tmp_path):
         con, "select month, mrr from marts.account_mrr_monthly where account_id = 'cus_1' order by month")}
     assert got == {1: Decimal("20.00"), 2: Decimal("20.00"), 3: Decimal("20.00"), 4: Decimal("10.00"),
                    5: Decimal("10.00"), 6: Decimal("20.00")}
+
+
+def test_a_cancellation_withdrawn_in_the_second_it_was_scheduled_is_voided():
+    """Two updates in one second (an API script: cancel_at set, then cleared). The warehouse voids the
+    cancellations that occurred *before* a withdrawal, so the withdrawal is dated a second later; a
+    cancellation moved within that second is scheduled again at that second too (not voided)."""
+    mapper = Mapper(State())
+    t = 1735689600
+    mapper.map(_subscription_event(1, t, "sub_1", "customer.subscription.created"))
+    mapper.map(_subscription_event(2, t + 60, "sub_1", cancel_at=t + 90 * 86400))
+    rows = mapper.map(_subscription_event(3, t + 60, "sub_1"))
+    assert [(r["event_type"], r["occurred_at"]) for _, r in rows] == [
+        ("subscription_cancel_withdrawn", "2025-01-01T00:01:01Z")]
+    mapper.map(_subscription_event(4, t + 120, "sub_1", cancel_at=t + 90 * 86400))
+    rows = mapper.map(_subscription_event(5, t + 120, "sub_1", cancel_at=t + 100 * 86400))
+    assert [(r["event_type"], r["occurred_at"], r.get("effective_at")) for _, r in rows] == [
+        ("subscription_cancel_withdrawn", "2025-01-01T00:02:01Z", None),
+        ("subscription_canceled", "2025-01-01T00:02:01Z", "2025-04-11T00:00:00Z")]
+    # a withdrawal in a later second keeps its own instant
+    rows = mapper.map(_subscription_event(6, t + 600, "sub_1"))
+    assert [(r["event_type"], r["occurred_at"]) for _, r in rows] == [
+        ("subscription_cancel_withdrawn", "2025-01-01T00:10:00Z")]

@@ -289,13 +289,19 @@ class Mapper:
                 ks["paused"] = paused
             # A scheduled cancellation (cancel_at_period_end or cancel_at): set, moved, or withdrawn.
             if ks["open"] and kind != "canceled" and cancel_at != ks["cancel"]:
+                when = at
                 if ks["cancel"] is not None:
-                    emit(key, "subscription_cancel_withdrawn", "withdraw", at)
+                    # A withdrawal voids the cancellations that occurred before it (docs/input-format.md):
+                    # one withdrawn within the second it was scheduled in (Stripe's `created` has whole
+                    # seconds) is withdrawn a second later, and a moved one scheduled again then.
+                    when = max(at, ks.get("cancel_occurred", 0) + 1)
+                    emit(key, "subscription_cancel_withdrawn", "withdraw", when)
                 if cancel_at is not None:
                     requested = _int(sub.get("canceled_at")) if first_sight else None
-                    occurred = min(requested or at, at)
+                    occurred = min(requested or when, when)
                     emit(key, "subscription_canceled", "schedule_cancel", occurred,
                          effective=max(cancel_at, occurred))
+                    ks["cancel_occurred"] = occurred
                 ks["cancel"] = cancel_at
             # A discount's end is a change at that instant, scheduled now with the discount that follows it.
             if ks["started"] and kind != "canceled":
