@@ -254,3 +254,18 @@ def test_a_cancellation_withdrawn_in_the_second_it_was_scheduled_is_voided():
     rows = mapper.map(_subscription_event(6, t + 600, "sub_1"))
     assert [(r["event_type"], r["occurred_at"]) for _, r in rows] == [
         ("subscription_cancel_withdrawn", "2025-01-01T00:10:00Z")]
+
+
+def test_generate_format_stripe_clover_names_coupons_by_id(tmp_path):
+    from orchestration.cli import main
+
+    out = tmp_path / "clover"
+    assert main(["generate", "--accounts", "60", "--months", "6", "--seed", "3", "--out", str(out),
+                 "--format", "stripe-clover", "--no-progress"]) == 0
+    events = [json.loads(line) for f in sorted((out / "stripe_events").glob("*.jsonl"))
+              for line in f.read_text().splitlines()]
+    assert {e["api_version"] for e in events} == {"2025-09-30.clover"}
+    discounts = [e["data"]["object"] for e in events if e["type"] == "customer.discount.created"]
+    assert discounts and all("coupon" not in d and isinstance(d["source"]["coupon"], str) for d in discounts)
+    assert {d["source"]["coupon"] for d in discounts} <= {
+        e["data"]["object"]["id"] for e in events if e["type"] == "coupon.created"}
