@@ -105,3 +105,22 @@ def test_a_deleted_coupon_still_applied_is_known_from_the_expanded_subscription(
         report = pull(tmp_path, server)
         assert subs(tmp_path)["evt_02"]["discount_pct"] == "30"
         assert report.import_report.not_imported == {}
+
+
+def test_a_key_that_may_not_read_coupons_pulls_the_rest_and_says_so(tmp_path):
+    """A restricted key made before coupons were needed (no Coupons read access): the pull goes on, says
+    which list it could not read, and the import lists the discount it could not resolve."""
+    said = []
+    with FakeStripe(api_key=KEY) as server:
+        server.customers = [customer("cus_1", T0 - 5 * DAY, "One AG")]
+        sub = subscription("sub_1", "cus_1", T0 - 5 * DAY,
+                           discounts=[clover_discount("di_1", "cus_1", "sub_1", "HALF", T0 - 5 * DAY)])
+        server.subscriptions = [sub]
+        server.coupons = [coupon("HALF", T0 - 300 * DAY, percent_off=50.0)]
+        server.events = [event("evt_02", "customer.subscription.created", T0 - 5 * DAY, sub)]
+        server.fail("coupons", 403)
+        report = pull_stripe(tmp_path, api_key=KEY, api_base=server.url, sleep=lambda _s: None, progress=said.append)
+    assert report.forbidden == ["coupons"]
+    assert any("may not read /v1/coupons (403): going on without it" in line for line in said)
+    assert "discount_pct" not in subs(tmp_path)["evt_02"] and report.cursor == "evt_02"
+    assert report.import_report.not_imported == {"discount whose coupon was never seen": 1}

@@ -148,6 +148,7 @@ def test_first_pull_backfills_history_older_than_the_events_then_the_events_olde
     d = {e["id"]: e for e in events}
     # Backfill (everything before the window's first event, T0-20d), by time; then the five events, oldest first.
     assert ids(events) == [
+        "evt_backfill_coupon_TWENTY",             # sub_coupon's coupon (not listed, so from the subscription)
         "evt_backfill_cus_old",                   # T0-200d
         "evt_backfill_sub_gone",                  # T0-120d created (active)
         "evt_backfill_sub_coupon",                # T0-100d created without its coupon
@@ -253,7 +254,7 @@ def test_rate_limit_is_retried_with_backoff(tmp_path, server):
     report = pull_stripe(tmp_path, api_key=KEY, api_base=server.url, importer=recorder, sleep=slept.append)
     assert slept == [1.0, 2.0, 3.0]
     assert report.rate_limit_retries == 3 and report.cursor == "evt_05"
-    assert len(recorder.calls[0]) == 17
+    assert len(recorder.calls[0]) == 18  # 17 and sub_coupon's coupon
 
 
 def test_server_errors_are_retried_by_the_sdk(tmp_path, server):

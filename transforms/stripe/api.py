@@ -83,6 +83,7 @@ class StripePullReport:
     window_start: int | None = None  # created of the oldest event Stripe still had (first pull)
     rate_limit_retries: int = 0
     cursor_expired: bool = False  # the cursor's event was older than Stripe keeps: see docs/stripe-api.md
+    forbidden: list = field(default_factory=list)  # optional lists the key may not read (coupons)
     import_report: Any = None  # the StripeImportReport of import_stripe_log
 
     @property
@@ -206,7 +207,8 @@ class _Api:
             api_key, base_addresses={"api": self.api_base}, max_network_retries=SDK_NETWORK_RETRIES,
         )
 
-    def list_page(self, resource: str, params: dict, *, raise_invalid: bool = False) -> dict:
+    def list_page(self, resource: str, params: dict, *, raise_invalid: bool = False,
+                  forbidden_ok: bool = False) -> dict:
         """One page of GET /v1/<resource> as Stripe's JSON ({"data": [...], "has_more": ...}). A refused
         request (400/404) raises stripe.InvalidRequestError when `raise_invalid`, else StripePullError."""
         attempt = 0
@@ -228,6 +230,8 @@ class _Api:
                     f"Stripe rejected the API key in {self.key_source} (401 at {self.api_base}): check the key "
                     "(sk_... or rk_..., live or test as intended); nothing was imported") from None
             except stripe.PermissionError:
+                if forbidden_ok:  # an optional list (coupons): the caller goes on without it
+                    return {"object": "list", "data": [], "has_more": False, "forbidden": True}
                 raise StripePullError(
                     f"the API key in {self.key_source} may not read /v1/{resource} (403): give the restricted key "
                     "read access to events, customers, subscriptions, invoices, prices and coupons; nothing was imported") from None
@@ -513,11 +517,18 @@ def _events_after(api, cursor, spool, report, bar, say, window):
     return order, newest, (oldest or {}).get("created"), window
 
 
-def _list_all(api: _Api, resource: str, params: dict, report: StripePullReport, bar) -> Iterator[dict]:
+def _list_all(api: _Api, resource: str, params: dict, report: StripePullReport, bar, say=None) -> Iterator[dict]:
+    """Every object of a list endpoint. With `say`, the list is optional: a key that may not read it (403)
+    gives none, and `say` tells so."""
     params = {"limit": PAGE_SIZE, **params}
     bar.set_description(f"stripe {resource}")
     while True:
-        page = api.list_page(resource, params)
+        page = api.list_page(resource, params, forbidden_ok=say is not None)
+        if page.get("forbidden"):
+            report.forbidden.append(resource)
+            say(f"stripe pull: the API key may not read /v1/{resource} (403): going on without it; give the "
+                f"restricted key read access to {resource} (docs/stripe-api.md)")
+            return
         data = page.get("data") or []
         for obj in data:
             report.objects_listed[resource] += 1
@@ -545,7 +556,7 @@ def _backfill(api: _Api, spool: _Spool, report: StripePullReport, window: _Windo
 
     # Coupons first (a discount of API version 2025-09-30.clover on names its coupon by id only).
     coupons_listed = set()
-    for coupon in _list_all(api, "coupons", {}, report, bar):
+    for coupon in _list_all(api, "coupons", {}, report, bar, say):
         add(coupon_events(coupon), -1)
         coupons_listed.add(coupon.get("id"))
     for customer in _list_all(api, "customers", {}, report, bar):
@@ -626,7 +637,7 @@ def _fetch_coupons(api: _Api, spool: _Spool, report: StripePullReport, wanted: s
     """The coupons in `wanted` from the coupon list, as coupon.created events; returns their spool indexes. A
     coupon the list no longer has (deleted) stays unknown: the import reports the discounts that name it."""
     say(f"stripe pull: {len(wanted)} coupon(s) named by id and not yet known; listing coupons")
-    for coupon in _list_all(api, "coupons", {}, report, bar):
+    for coupon in _list_all(api, "coupons", {}, report, bar, say):
         if coupon.get("id") in wanted:
             for event in coupon_events(coupon):
                 spool.add(event)
