@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import duckdb
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LANDING = REPO_ROOT / "sample_data" / "landing"
 
@@ -93,6 +91,8 @@ def _memory_limit(env: Mapping[str, str], name: str) -> str | None:
     text = (env.get(name) or "").strip()
     if not text:
         return None
+    import duckdb  # here, not at the top: `subwh run` checks its landing folder before importing anything heavy
+
     try:
         duckdb.connect(":memory:", config={"memory_limit": text}).close()
     except duckdb.Error:
