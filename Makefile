@@ -4,7 +4,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export SUBWH_LANDING_DIR ?= $(CURDIR)/sample_data/landing
 export SUBWH_WAREHOUSE_PATH ?= $(CURDIR)/data/warehouse.duckdb
 
@@ -24,8 +23,9 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -n 2 -q
 
+# The UI on the warehouse above, with its own Dagster home beside it (orchestration/instance.py).
 dev: $(BIN)/.installed
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/subwh dev
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -34,4 +34,4 @@ rebuild: $(BIN)/.installed
 	$(BIN)/subwh run --full-rebuild
 
 clean:
-	rm -rf data .dagster_home/storage .dagster_home/logs .dagster_home/history .dagster_home/schedules
+	rm -rf data .dagster_home

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/benchmark.py --scale S            # what CI may run (about a minute)
     .venv/bin/python benchmarks/benchmark.py --scale M --scale L  # the heavy ones; see benchmarks/README.md
+    .venv/bin/python benchmarks/benchmark.py --scale sample       # `make run` on the committed sample (below)
 
 For each scale the script
 1. generates a landing folder (36 months; cached under benchmarks/.cache/, reused while the generator's
@@ -609,12 +610,94 @@ def append_results(text: str) -> None:
         handle.write(text + "\n")
 
 
+# ------------------------------------------------------------------------------------- the committed sample
+
+SAMPLE = "sample"
+SAMPLE_LANDING = REPO / "sample_data" / "landing"
+SUBWH = Path(sys.executable).parent / "subwh"
+
+
+def timed_process(command: list[str], env: dict | None = None) -> dict:
+    """One process from its start to its exit: wall seconds, user + system CPU seconds, peak RSS, exit code."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    return {"wall": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss // 1024, "code": os.waitstatus_to_exitcode(status), "output": output}
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def run_sample(args: argparse.Namespace) -> dict:
+    """Pipeline time of `make run` on the committed sample (300 accounts), as a user sees it: the `subwh run`
+    process from its start to its exit, after it printed the summary (the venv exists already; creating it
+    is not pipeline time). Each repetition starts from an empty folder (warehouse, serving file, Dagster
+    home), then runs again with nothing new; last, `subwh run` on a landing folder that does not exist."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUBWH_") and k != "DAGSTER_HOME"}
+    if args.threads:
+        env["SUBWH_DUCKDB_THREADS"] = str(args.threads)
+    if args.memory_limit:
+        env["SUBWH_DUCKDB_MEMORY_LIMIT"] = args.memory_limit
+    first, again, missing = [], [], []
+    load_before = load_average()
+    for repetition in range(args.repeat):
+        folder = Path(args.cache) / "run-sample"
+        shutil.rmtree(folder, ignore_errors=True)
+        command = [str(SUBWH), "run", "--landing", str(SAMPLE_LANDING), "--warehouse", str(folder / "warehouse.duckdb")]
+        first.append(timed_process(command, env))
+        again.append(timed_process(command, env))
+        if first[-1]["code"] or again[-1]["code"] or "nothing new" not in again[-1]["output"]:
+            raise SystemExit(f"sample run failed:\n{first[-1]['output'][-3000:]}\n{again[-1]['output'][-3000:]}")
+        missing.append(timed_process([str(SUBWH), "run", "--landing", str(folder / "no-such-folder"), "--warehouse",
+                                      str(folder / "warehouse.duckdb")], env))
+        if missing[-1]["code"] != 2:
+            raise SystemExit(f"missing landing folder: exit code {missing[-1]['code']}\n{missing[-1]['output']}")
+        print(f"sample {repetition + 1}/{args.repeat}: first run {first[-1]['wall']:.2f} s (cpu {first[-1]['cpu']:.2f} s), "
+              f"nothing new {again[-1]['wall']:.2f} s, missing folder {missing[-1]['wall']:.2f} s", flush=True)
+    if not args.keep:
+        shutil.rmtree(Path(args.cache) / "run-sample", ignore_errors=True)
+    return {"first": first, "again": again, "missing": missing, "load_before": load_before, "load_after": load_average()}
+
+
+def record_sample(result: dict, args: argparse.Namespace) -> str:
+    info, lib = machine(), versions()
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    def row(label: str, runs: list[dict]) -> str:
+        walls, cpus = [r["wall"] for r in runs], [r["cpu"] for r in runs]
+        return (f"| {label} | {median(walls):.2f} s ({min(walls):.2f}-{max(walls):.2f}) | "
+                f"{median(cpus):.2f} s ({min(cpus):.2f}-{max(cpus):.2f}) | {max(r['peak_rss_mb'] for r in runs):,} MB |")
+
+    return "\n".join([
+        f"## {now}: sample (`make run` on the committed sample, {args.repeat} repetitions)",
+        "",
+        f"Machine: {info['cores']} cores, {info['memory_gib']} GiB RAM, {info['platform']}, Python {info['python']}, "
+        f"DuckDB {lib['duckdb']}, Polars {lib['polars']}, Dagster {lib['dagster']}. Commit {git_commit()}. "
+        f"Load average 1/5/15 min before {result['load_before']}, after {result['load_after']}. Pipeline time: the "
+        "`subwh run` process from start to exit (median, min-max); CPU: its user + system seconds.",
+        "",
+        "| run | pipeline time (wall) | CPU (user + sys) | peak RSS |",
+        "|---|---:|---:|---:|",
+        row("first run (empty warehouse, new Dagster home)", result["first"]),
+        row("second run, nothing new", result["again"]),
+        row("missing landing folder (exit 2)", result["missing"]),
+        "",
+    ])
+
+
 # ------------------------------------------------------------------------------------------------ CLI
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", action="append", choices=list(SCALES), help="S, M or L (repeatable; default S)")
+    parser.add_argument("--scale", action="append", choices=[*SCALES, SAMPLE],
+                        help="S, M or L (repeatable; default S), or sample: `make run` on the committed sample")
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions of --scale sample (median reported)")
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="generated data and run folders (gitignored)")
     parser.add_argument("--memory-limit", default="", help="DuckDB memory_limit, e.g. 4GB (default: DuckDB's)")
     parser.add_argument("--threads", type=int, default=0, help="DuckDB threads (default: DuckDB's, = cores)")
@@ -651,6 +734,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     Path(args.cache).mkdir(parents=True, exist_ok=True)
+    if SAMPLE in (args.scale or []):
+        if set(args.scale) != {SAMPLE}:
+            parser.error("--scale sample runs on its own")
+        text = record_sample(run_sample(args), args)
+        print(text)
+        if not args.no_record:
+            append_results(text)
+            print(f"appended to {RESULTS}")
+        return 0
     if args.stripe_import:
         import stripe_import  # beside this script
 

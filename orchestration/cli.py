@@ -1,6 +1,7 @@
 """`subwh`: run the warehouse's assets without the UI, or generate a landing folder.
 
     subwh run --landing DIR --warehouse FILE [--serving FILE] [--full-rebuild] [--verbose]
+    subwh dev --landing DIR --warehouse FILE [-- DAGSTER DEV ARGS]
     subwh generate --accounts N --months M --seed S --out DIR [--format stripe]
     subwh import stripe --input PATH --landing DIR
 """
@@ -12,10 +13,12 @@ import os
 import socket
 import sys
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from orchestration.instance import prepare_home, run_tags
 from orchestration.settings import Settings, SettingsError
+from transforms import run_state
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,12 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--full-rebuild", action="store_true",
                      help="drop every warehouse table (raw included) and reload all landing files: after a definition changes")
 
+    dev = commands.add_parser("dev", help="the Dagster UI and daemon on a landing folder and warehouse (its own Dagster home); "
+                              "other options go to `dagster dev` (e.g. -p 3001)")
+    dev.add_argument("--landing", help="landing folder (default: $SUBWH_LANDING_DIR or sample_data/landing)")
+    dev.add_argument("--warehouse", help="DuckDB warehouse file (default: $SUBWH_WAREHOUSE_PATH or data/warehouse.duckdb)")
+    dev.add_argument("--serving", help="serving file for BI tools (default: $SUBWH_SERVING_PATH or serving.duckdb beside the warehouse)")
+
     generate = commands.add_parser("generate", help="write a generated landing folder (docs/input-format.md)")
     generate.add_argument("--accounts", type=int, required=True)
     generate.add_argument("--months", type=int, required=True)
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--out", required=True)
-    generate.add_argument("--start-month", default="2024-01")
+    generate.add_argument("--start-month", help="first month, YYYY-MM (default: the months end with the last "
+                          "complete month before today, or before $SUBWH_NOW: no event lies in the future)")
     generate.add_argument("--gzip", action="store_true")
     generate.add_argument("--usage-granularity", choices=["day", "week"], default="day")
     generate.add_argument("--no-progress", action="store_true")
@@ -49,11 +59,16 @@ def main(argv: list[str] | None = None) -> int:
 
     stripe_cli.register(commands)
 
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "dev":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.dagster_args = extra
     if args.command == "import":
         return stripe_cli.run(args)
     if args.command == "run":
         return run_command(args)
+    if args.command == "dev":
+        return dev_command(args)
     return generate_command(args)
 
 
@@ -71,8 +86,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from orchestration.locking import writer_lock
-
     try:
         settings = settings_from_args(args)
     except SettingsError as error:
@@ -81,6 +94,9 @@ def run_command(args: argparse.Namespace) -> int:
     if not settings.landing_dir.is_dir():
         print(f"subwh: landing folder {settings.landing_dir} does not exist", file=sys.stderr)
         return 2
+    # No Dagster before this point: a missing landing folder fails in well under a second.
+    from orchestration.locking import writer_lock
+
     print(f"landing:   {settings.landing_dir}\nwarehouse: {settings.warehouse_path}\nserving:   {settings.serving_path}")
     with ExitStack() as stack:
         # One writer per warehouse: a second `subwh run` (or a Dagster run) waits here instead of failing
@@ -98,6 +114,8 @@ def run_command(args: argparse.Namespace) -> int:
                 print(f"subwh: {error}", file=sys.stderr)
                 return 2
             print(f"full rebuild: dropped {dropped} tables; reloading every file in {settings.landing_dir}")
+        elif not args.select and report_nothing_new(settings):
+            return 0
         return execute_run(args, settings)
     return 2  # not reached: the block returns
 
@@ -115,7 +133,8 @@ def execute_run(args: argparse.Namespace, settings: Settings) -> int:
 
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    # The warehouse's own Dagster home (orchestration/instance.py): its runs show in `subwh dev` on it.
+    instance = dg.DagsterInstance.from_config(str(prepare_home(settings.warehouse_path)))
     for run_id in fail_runs_of_dead_processes(instance):
         print(f"marked run {run_id} failed: the `subwh run` that started it was killed", flush=True)
     if args.select:
@@ -123,7 +142,9 @@ def execute_run(args: argparse.Namespace, settings: Settings) -> int:
     quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("SUBWH_LOG_LEVEL", "INFO"),
                                                 "stack_traces": bool(getattr(args, "verbose", False))}}}}
     result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False,
-                                    tags={HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
+                                    tags={HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
+                                          **run_tags(settings.landing_dir, settings.warehouse_path)})
+    instance.dispose()  # the result keeps its events in memory
     if not result.success:
         failed = [e for e in result.all_events if e.is_failure and e.step_key]  # the run's own event repeats them
         nothing_to_compute = [failure_cause(e) for e in failed if failure_cause(e).startswith(NO_VALID_EVENTS)]
@@ -140,7 +161,23 @@ def execute_run(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 1
     print_run_summary(settings)
+    if not args.select:  # a partial run leaves other assets behind: the next run is a real one
+        run_state.record(settings)
     return 0
+
+
+def report_nothing_new(settings: Settings) -> bool:
+    """With no new input since the last successful run, say so (with the summary) and write nothing: no
+    Dagster run, no report, no CRM export, no serving file (transforms/run_state.py says what is new)."""
+    finished = run_state.nothing_new(settings)
+    if finished is None:
+        return False
+    from orchestration.summary import print_run_summary
+
+    print(f"nothing new: no landing file, definition or setting changed since the last run ({finished}); "
+          "nothing was written")
+    print_run_summary(settings)
+    return True
 
 
 # Tags on the runs `subwh run` starts: which process runs them, so a later `subwh run` can tell a run
@@ -226,9 +263,55 @@ def drop_warehouse_tables(warehouse_path: Path) -> int:
     return tables
 
 
+def default_start_month(months: int, today: date) -> str:
+    """The first month of `months` months that end with the last complete month before `today`."""
+    index = today.year * 12 + today.month - 1 - months  # months since year 0 of the first month
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def dev_command(args: argparse.Namespace) -> int:
+    """`dagster dev` with DAGSTER_HOME set to the warehouse's own home and SUBWH_* naming its landing folder
+    and warehouse, so the UI shows the runs of this warehouse only and its automation writes only here."""
+    from orchestration.settings import REPO_ROOT
+
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as error:
+        print(f"subwh: {error}", file=sys.stderr)
+        return 2
+    env = os.environ | {
+        "DAGSTER_HOME": str(prepare_home(settings.warehouse_path)),
+        "SUBWH_LANDING_DIR": str(settings.landing_dir.resolve()),
+        "SUBWH_WAREHOUSE_PATH": str(settings.warehouse_path.resolve()),
+        "SUBWH_SERVING_PATH": str(settings.serving_path.resolve()),
+    }
+    print(f"landing:   {env['SUBWH_LANDING_DIR']}\nwarehouse: {env['SUBWH_WAREHOUSE_PATH']}\n"
+          f"dagster home: {env['DAGSTER_HOME']}", flush=True)
+    dagster = str(Path(sys.executable).parent / "dagster")
+    extra = [a for a in args.dagster_args if a != "--"]  # e.g. -p 3001
+    os.chdir(REPO_ROOT)
+    os.execve(dagster, [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), *extra], env)
+    return 0  # not reached
+
+
 def generate_command(args: argparse.Namespace) -> int:
+    from orchestration.settings import instant_bounds_from_env
     from sample_data.generator import generate
 
+    try:
+        clock = instant_bounds_from_env(os.environ).clock()
+    except SettingsError as error:
+        print(f"subwh generate: {error}", file=sys.stderr)
+        return 2
+    if args.start_month is None and args.months >= 1:
+        args.start_month = default_start_month(args.months, clock.date())
+    elif args.start_month and args.months >= 1 and len(args.start_month) == 7 and args.start_month[:4].isdigit() \
+            and args.start_month[5:].isdigit():
+        last = int(args.start_month[:4]) * 12 + int(args.start_month[5:]) - 1 + args.months - 1
+        if last >= clock.year * 12 + clock.month - 1:
+            print(f"subwh generate: the months run to {last // 12:04d}-{last % 12 + 1:02d}, past {clock:%Y-%m-%d}: "
+                  "`subwh run` quarantines events later than its clock + 24 h (implausible_instant) unless "
+                  "SUBWH_NOW sets a later clock", file=sys.stderr)
     try:
         summary = generate(
             args.out, accounts=args.accounts, months=args.months, seed=args.seed, start_month=args.start_month,

@@ -2,13 +2,14 @@
 
 DuckDB lets one process open a database file for writing and refuses every other one at once ("Could
 not set lock on file"), so two runs started together would fail instead of taking turns. Dagster's
-run queue serializes the runs it launches (the `warehouse` pool in `.dagster_home/dagster.yaml`), but
+run queue serializes the runs it launches (the `warehouse` pool in `orchestration/dagster.yaml`), but
 `subwh run` executes in its own process outside that queue. Both therefore also take this lock: the
 second writer waits for the first to finish, then runs. The OS drops the lock when its process exits,
 so a killed run never leaves it behind.
 
 The lock is re-entrant within a process (`subwh run` holds it around the run; the run's warehouse
-resource takes it again). POSIX only (fcntl); elsewhere it degrades to no lock.
+resource, `LockedWarehouse` in orchestration/resources.py, takes it again). No Dagster import here:
+`subwh run` takes the lock before it imports Dagster. POSIX only (fcntl); elsewhere it degrades to no lock.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from pydantic import PrivateAttr
-
-from orchestration.resources import Warehouse
 
 try:
     import fcntl
@@ -98,20 +95,3 @@ def lock_is_held(warehouse_path: str | Path) -> bool:
     finally:
         os.close(fd)
     return False
-
-
-class LockedWarehouse(Warehouse):
-    """The warehouse resource Definitions hands to runs: holds the writer lock from the run's first
-    step to its last, so a run launched by Dagster and a `subwh run` in a terminal take turns."""
-
-    _lock: object = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context) -> None:
-        log = context.log.info if context.log else print
-        self._lock = writer_lock(self.path, on_wait=log)
-        self._lock.__enter__()
-
-    def teardown_after_execution(self, context) -> None:
-        if self._lock is not None:
-            self._lock.__exit__(None, None, None)
-            self._lock = None

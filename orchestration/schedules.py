@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 
+from orchestration.instance import run_tags
 from orchestration.settings import Settings
 
 SCHEDULE_NAME = "daily_refresh"
@@ -27,6 +28,7 @@ def build_daily_schedule(settings: Settings) -> dg.ScheduleDefinition:
             execution_timezone=settings.schedule_timezone,
             target=dg.AssetSelection.all(),
             default_status=dg.DefaultScheduleStatus.RUNNING,
+            tags=run_tags(settings.landing_dir, settings.warehouse_path),
             description=(
                 f"Materializes every asset ({settings.schedule_cron}, {settings.schedule_timezone}): loads any "
                 "file the sensor missed, rebuilds the marts and republishes the serving database."

@@ -25,7 +25,9 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.assets import ingestion as ingestion_assets
+from orchestration.instance import run_tags
 from orchestration.settings import Settings
+from transforms import run_state
 from transforms.event_schema import STREAMS
 from transforms.ingestion import landed_files
 
@@ -99,6 +101,7 @@ def run_key_for(files: list[LandedFile]) -> str:
 
 def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
     landing_dir = settings.landing_dir
+    tags = run_tags(settings.landing_dir, settings.warehouse_path)
 
     @dg.sensor(
         name="landing_files",
@@ -116,6 +119,10 @@ def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
         cursor = LandingCursor.parse(context.cursor)
         listed_ns = time.time_ns()  # before listing: a file landing during it is looked at again next time
         files = list_landing(landing_dir)
+        if not context.cursor and run_state.landing_unchanged(settings):
+            # A UI started on a warehouse `subwh run` has just brought up to date: those files are loaded.
+            return dg.SensorResult(skip_reason="no new files since the last subwh run",
+                                   cursor=cursor.advance(files, listed_ns).serialize())
         new = cursor.new_files(files)
         next_cursor = cursor.advance(files, listed_ns).serialize()
         if not new:
@@ -123,19 +130,22 @@ def build_landing_sensor(settings: Settings) -> dg.SensorDefinition:
         shown = ", ".join(f.name for f in new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
         context.log.info(f"{len(new)} new file(s): {shown}")
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=run_key_for(new), tags={"subwh/new_files": str(len(new))})],
+            run_requests=[dg.RunRequest(run_key=run_key_for(new), tags={"subwh/new_files": str(len(new)), **tags})],
             cursor=next_cursor,
         )
 
     return landing_files
 
 
-# Evaluates every asset's AutomationCondition (MRR, metrics, sales, serving follow their inputs).
-# Declared here rather than relying on Dagster's implicit default sensor so that it starts RUNNING.
-automation = dg.AutomationConditionSensorDefinition(
-    "warehouse_automation",
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description="Materializes assets whose inputs were updated (AutomationCondition.eager) once those runs finish.",
-)
+def build_automation_sensor(run_tags: dict[str, str]) -> dg.AutomationConditionSensorDefinition:
+    """Evaluates every asset's AutomationCondition (MRR, metrics, sales, serving follow their inputs).
+    Declared here rather than relying on Dagster's implicit default sensor so that it starts RUNNING;
+    its runs carry the landing and warehouse tags (orchestration/instance.py)."""
+    return dg.AutomationConditionSensorDefinition(
+        "warehouse_automation",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+        run_tags=run_tags,
+        description="Materializes assets whose inputs were updated (AutomationCondition.eager) once those runs finish.",
+    )

@@ -37,7 +37,7 @@ def landing(tmp_path) -> Landing:
 
 @pytest.fixture(autouse=True)
 def ephemeral_dagster_instance(monkeypatch):
-    # `make test` exports DAGSTER_HOME=.dagster_home; runs started by tests must not write there.
+    # A DAGSTER_HOME exported in the shell must not receive the runs tests start.
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
 
 
@@ -173,7 +173,7 @@ def test_full_rebuild_reloads_every_file_and_rebuilds_the_same_marts(tmp_path, l
 def test_the_committed_instance_queues_warehouse_runs_one_at_a_time(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         pools = instance.get_concurrency_config().pool_config
@@ -185,7 +185,7 @@ def test_the_committed_instance_queues_warehouse_runs_one_at_a_time(tmp_path):
 def test_dagster_validates_the_definitions_through_workspace_yaml(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     env = os.environ | {"DAGSTER_HOME": str(home), "SUBWH_LANDING_DIR": str(tmp_path / "landing"),
                         "SUBWH_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb")}
     result = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w",
@@ -219,7 +219,7 @@ def test_a_killed_subwh_run_is_marked_failed_by_the_next_one(tmp_path, landing, 
 
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a pid that no longer exists
