@@ -53,3 +53,14 @@ def test_a_failed_step_is_one_line_on_the_console():
                                  'ValueError: staging.calendar is empty')
     assert one_line('__ASSET_JOB - 1 - x - Dependencies for step x failed: [\'y\']. Not executing.') is None
     assert one_line("a plain message") == "a plain message"
+
+
+def test_dev_help_says_how_to_choose_the_port(capsys):
+    # A user who reads `subwh dev --help` (not `subwh --help`) learns the default port and how to change it.
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["dev", "--help"])
+    assert exit_.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "http://127.0.0.1:3000" in out and "-p PORT" in out
