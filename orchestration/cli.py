@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import sys
 from contextlib import ExitStack
@@ -215,7 +216,9 @@ def failure_cause(event) -> str:
         error = error.cause
     text = (error.message if error is not None else event.message) or ""
     first = text.strip().splitlines()[0] if text.strip() else str(event.message)
-    return first.removeprefix("dagster._core.definitions.events.Failure: ")
+    first = first.removeprefix("dagster._core.definitions.events.Failure: ")
+    # "transforms.ingestion.LandingError: ..." -> "LandingError: ...": the class, not where it lives.
+    return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )", "", first)
 
 
 # How the load of subscription events says there is nothing to compute (transforms/load_outcome.py).
