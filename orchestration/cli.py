@@ -14,7 +14,7 @@ import re
 import socket
 import sys
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from orchestration.instance import prepare_home, run_tags
@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--months", type=int, required=True)
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--out", required=True)
-    generate.add_argument("--start-month", default="2024-01")
+    generate.add_argument("--start-month", help="first month, YYYY-MM (default: the months end with the last "
+                          "complete month before today, or before $SUBWH_NOW: no event lies in the future)")
     generate.add_argument("--gzip", action="store_true")
     generate.add_argument("--usage-granularity", choices=["day", "week"], default="day")
     generate.add_argument("--no-progress", action="store_true")
@@ -267,6 +268,12 @@ def drop_warehouse_tables(warehouse_path: Path) -> int:
     return tables
 
 
+def default_start_month(months: int, today: date) -> str:
+    """The first month of `months` months that end with the last complete month before `today`."""
+    index = today.year * 12 + today.month - 1 - months  # months since year 0 of the first month
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def dev_command(args: argparse.Namespace) -> int:
     """`dagster dev` with DAGSTER_HOME set to the warehouse's own home and SUBWH_* naming its landing folder
     and warehouse, so the UI shows the runs of this warehouse only and its automation writes only here."""
@@ -293,8 +300,23 @@ def dev_command(args: argparse.Namespace) -> int:
 
 
 def generate_command(args: argparse.Namespace) -> int:
+    from orchestration.settings import instant_bounds_from_env
     from sample_data.generator import generate
 
+    try:
+        clock = instant_bounds_from_env(os.environ).clock()
+    except SettingsError as error:
+        print(f"subwh generate: {error}", file=sys.stderr)
+        return 2
+    if args.start_month is None and args.months >= 1:
+        args.start_month = default_start_month(args.months, clock.date())
+    elif args.start_month and args.months >= 1 and len(args.start_month) == 7 and args.start_month[:4].isdigit() \
+            and args.start_month[5:].isdigit():
+        last = int(args.start_month[:4]) * 12 + int(args.start_month[5:]) - 1 + args.months - 1
+        if last >= clock.year * 12 + clock.month - 1:
+            print(f"subwh generate: the months run to {last // 12:04d}-{last % 12 + 1:02d}, past {clock:%Y-%m-%d}: "
+                  "`subwh run` quarantines events later than its clock + 24 h (implausible_instant) unless "
+                  "SUBWH_NOW sets a later clock", file=sys.stderr)
     try:
         summary = generate(
             args.out, accounts=args.accounts, months=args.months, seed=args.seed, start_month=args.start_month,

@@ -29,6 +29,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         memory_limit=settings.memory_limit,
         threads=settings.threads,
         temp_directory=settings.temp_directory,
+        **LockedWarehouse.bad_input_fields(settings.instant_bounds, settings.max_line_bytes),
     )
     domain_assets = dg.load_assets_from_package_module(assets)
     resources: dict = {"warehouse": warehouse}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 import duckdb
@@ -12,6 +13,8 @@ from pydantic import PrivateAttr
 from orchestration.instance import run_tags
 from orchestration.locking import writer_lock
 from transforms import run_state, sql_models
+from transforms.instant_bounds import InstantBounds
+from transforms.line_limits import DEFAULT_MAX_LINE_BYTES
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -26,6 +29,37 @@ class Warehouse(dg.ConfigurableResource):
     memory_limit: str | None = None
     threads: int | None = None
     temp_directory: str | None = None
+    # Bad input (docs/bad-input.md); `now` is SUBWH_NOW (ISO-8601, UTC), None for the real clock.
+    now: str | None = None
+    occurred_at_floor: str = "1990-01-01"
+    future_tolerance_hours: int = 24
+    effective_at_years_after: int = 5
+    effective_at_years_before: int = 1
+    invoice_period_years: int = 5
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+
+    def instant_bounds(self) -> InstantBounds:
+        return InstantBounds(
+            occurred_at_floor=date.fromisoformat(self.occurred_at_floor),
+            future_tolerance=timedelta(hours=self.future_tolerance_hours),
+            effective_at_years_after=self.effective_at_years_after,
+            effective_at_years_before=self.effective_at_years_before,
+            invoice_period_years=self.invoice_period_years,
+            now=datetime.fromisoformat(self.now) if self.now else None,
+        )
+
+    @staticmethod
+    def bad_input_fields(bounds: InstantBounds, max_line_bytes: int) -> dict:
+        """The resource's bad-input fields for `bounds` (from Settings)."""
+        return {
+            "now": bounds.now.isoformat() if bounds.now else None,
+            "occurred_at_floor": bounds.occurred_at_floor.isoformat(),
+            "future_tolerance_hours": int(bounds.future_tolerance.total_seconds() // 3600),
+            "effective_at_years_after": bounds.effective_at_years_after,
+            "effective_at_years_before": bounds.effective_at_years_before,
+            "invoice_period_years": bounds.invoice_period_years,
+            "max_line_bytes": max_line_bytes,
+        }
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

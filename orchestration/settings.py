@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+
+from transforms.instant_bounds import InstantBounds
+from transforms.line_limits import DEFAULT_MAX_LINE_BYTES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LANDING = REPO_ROOT / "sample_data" / "landing"
@@ -35,6 +39,9 @@ class Settings:
     schedule_timezone: str = "UTC"
     # The landing sensor looks for new files at most this often: a burst of files becomes one run.
     sensor_min_interval_seconds: int = 60
+    # Bad input (docs/bad-input.md): plausible instants, the load's clock (SUBWH_NOW) and the longest line.
+    instant_bounds: InstantBounds = InstantBounds()
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     # The Stripe API pull (docs/stripe-api.md): the name of the variable that holds the key, when it is set
     # (never the key itself), and the API's base address (empty: Stripe's own).
     stripe_api_key_env: str | None = None
@@ -60,6 +67,8 @@ class Settings:
             schedule_cron=env.get("SUBWH_SCHEDULE_CRON") or "0 2 * * *",
             schedule_timezone=env.get("SUBWH_SCHEDULE_TIMEZONE") or "UTC",
             sensor_min_interval_seconds=_positive_int(env, "SUBWH_SENSOR_MIN_INTERVAL_SECONDS", 60, "seconds"),
+            instant_bounds=instant_bounds_from_env(env),
+            max_line_bytes=_positive_int(env, "SUBWH_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES, "bytes"),
             # never pull Stripe data into the committed sample: a key exported in the shell leaves `make run` as is
             stripe_api_key_env=None if landing.resolve() == SAMPLE_LANDING.resolve() else _stripe_key_env(env),
             stripe_api_base=(env.get("SUBWH_STRIPE_API_BASE") or "").strip(),
@@ -70,6 +79,66 @@ def _stripe_key_env(env: Mapping[str, str]) -> str | None:
     """STRIPE_API_KEY (or the variable SUBWH_STRIPE_API_KEY_ENV names) when it holds a key, else None."""
     name = (env.get("SUBWH_STRIPE_API_KEY_ENV") or "").strip() or "STRIPE_API_KEY"
     return name if (env.get(name) or "").strip() else None
+
+
+def instant_bounds_from_env(env: Mapping[str, str]) -> InstantBounds:
+    """The plausible instants of docs/bad-input.md, each default changed by its SUBWH_* variable."""
+    default = InstantBounds()
+    return InstantBounds(
+        occurred_at_floor=_date(env, "SUBWH_OCCURRED_AT_FLOOR", default.occurred_at_floor),
+        future_tolerance=timedelta(hours=_whole(env, "SUBWH_FUTURE_TOLERANCE_HOURS", 24, "hours", minimum=0)),
+        effective_at_years_after=_whole(env, "SUBWH_EFFECTIVE_AT_YEARS_AFTER", default.effective_at_years_after,
+                                        "years", minimum=0),
+        effective_at_years_before=_whole(env, "SUBWH_EFFECTIVE_AT_YEARS_BEFORE", default.effective_at_years_before,
+                                         "years", minimum=0),
+        invoice_period_years=_whole(env, "SUBWH_INVOICE_PERIOD_YEARS", default.invoice_period_years, "years",
+                                    minimum=0),
+        now=_instant(env, "SUBWH_NOW"),
+    )
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, unit: str, minimum: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a whole number of {unit}") from None
+    if not minimum <= value <= 1000:
+        raise SettingsError(f"{name}={text!r} must be between {minimum} and 1000 {unit}")
+    return value
+
+
+def _date(env: Mapping[str, str], name: str, default: date) -> date:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a date (YYYY-MM-DD, e.g. 1990-01-01)") from None
+    if value.year < 1900:
+        raise SettingsError(f"{name}={text!r} must be 1900-01-01 or later")
+    return value
+
+
+def _instant(env: Mapping[str, str], name: str) -> datetime | None:
+    """An ISO-8601 instant with an offset (or a date, meaning its midnight UTC), as naive UTC."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not an ISO-8601 instant (e.g. 2025-12-31T23:00:00Z)") from None
+    if value.tzinfo is None and len(text) > 10:
+        raise SettingsError(f"{name}={text!r} needs an offset (e.g. Z or +01:00): a local time is ambiguous")
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    if value.year < 1900:
+        raise SettingsError(f"{name}={text!r} must be 1900 or later")
+    return value
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int | None, unit: str) -> int | None:

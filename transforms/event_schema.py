@@ -103,7 +103,7 @@ STREAMS = tuple(STREAM_FIELDS)
 
 # Why a row was quarantined (raw.quarantine.reason). `detail` says which field and what was wrong.
 QUARANTINE_REASONS = {
-    "invalid_json": "the line is not a JSON object",
+    "invalid_json": "the line is not a JSON object in strict JSON (RFC 8259: no trailing commas, NaN or Infinity)",
     "invalid_csv_row": "a CSV row has more or fewer fields than the header, or broken quoting",
     "invalid_encoding": "the line is not UTF-8 text (raw shows its bad bytes as U+FFFD)",
     "invalid_header": "the file's columns (CSV header, Parquet columns, JSON keys) lack event_id, event_type, "
@@ -114,6 +114,10 @@ QUARANTINE_REASONS = {
     "unknown_currency": "the currency has no rate in reference/fx_rates.csv",
     "negative_value": "an amount or quantity is negative",
     "conflicting_duplicate": "the event_id was already used with a different payload",
+    "implausible_instant": "an instant that cannot be true: occurred_at before the floor or after the load's clock "
+                           "plus the tolerance, effective_at or an invoice period too far from occurred_at "
+                           "(docs/bad-input.md)",
+    "line_too_long": "the line is longer than SUBWH_MAX_LINE_BYTES (raw keeps its beginning)",
 }
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms import landed_state, landing_headers
+from transforms import landed_state, landing_headers, line_limits, strict_json
 from transforms.event_schema import (
     FX_RATE,
     QUARANTINE_REASONS,
@@ -35,6 +35,8 @@ from transforms.event_schema import (
     Field,
     stream_fields,
 )
+from transforms.instant_bounds import InstantBounds
+from transforms.instant_bounds import checks as instant_checks
 
 log = logging.getLogger(__name__)
 
@@ -330,13 +332,16 @@ def load_stream(
     stream: str,
     progress: Callable[[str], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    bounds: InstantBounds | None = None,
+    max_line_bytes: int = line_limits.DEFAULT_MAX_LINE_BYTES,
 ) -> LoadReport:
     """Append the stream's new files to raw.<stream>, quarantining bad rows.
 
     Files are processed in chunks of about `chunk_bytes` (uncompressed) so memory stays bounded however
     much has landed. Each chunk is one transaction (its rows, its quarantined rows and the record of its
     files together), so a crash never leaves a file half loaded: a daily load is a single chunk, and an
-    interrupted backfill resumes with the files it had not committed."""
+    interrupted backfill resumes with the files it had not committed. `bounds`: the plausible instants
+    (default: docs/bad-input.md's, with the real clock); a line longer than `max_line_bytes` is quarantined."""
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; expected one of {STREAMS}")
     landing_dir = Path(landing_dir)
@@ -365,7 +370,8 @@ def load_stream(
             try:
                 # Reading and validating happen before the transaction (into temp tables): an unreadable
                 # file is set aside, not a rollback.
-                readable = _read_and_validate(con, stream, paths, chunk, report)
+                readable = _read_and_validate(con, stream, paths, chunk, report, bounds or InstantBounds(),
+                                              max_line_bytes)
                 report.invalid_headers.update(landing_headers.mark_invalid_headers(con, stream, readable, paths))
                 if readable:
                     con.execute("begin transaction")
@@ -465,7 +471,8 @@ def _json_lines(files: list[str], absolute: dict[str, str]) -> str:
     """
 
 
-def _read_and_validate(con, stream: str, absolute: dict[str, str], files: list[str], report: LoadReport) -> list[str]:
+def _read_and_validate(con, stream: str, absolute: dict[str, str], files: list[str], report: LoadReport,
+                       bounds: InstantBounds, max_line_bytes: int) -> list[str]:
     """Read the chunk's files and validate every line into temp table validated_events; returns the files
     read. A bad line is quarantined (one that is not UTF-8 too); a file that cannot be read at all (corrupt
     gzip, broken parquet) is set aside in `report.unreadable_files`, so the load never half-reads a file.
@@ -477,12 +484,12 @@ def _read_and_validate(con, stream: str, absolute: dict[str, str], files: list[s
     con.execute(f"create temp table landed_lines ({LANDED_LINES_COLUMNS})")
     for f in tabular_files:
         try:
-            _insert_tabular_rows(con, f, absolute[f])
+            _insert_tabular_rows(con, f, absolute[f], max_line_bytes)
         except UNREADABLE as exc:
             con.execute("delete from landed_lines where source_file = ?", [f])
             report.unreadable_files[f] = _first_line(exc)
     try:
-        _validate_lines(con, stream, json_files, absolute)
+        _validate_lines(con, stream, json_files, absolute, bounds, max_line_bytes)
     except duckdb.Error:
         # Some file DuckDB's line reader refuses: find which, and read those line by line in Python (a line
         # that is not UTF-8 is quarantined, the others load); only a file Python cannot read either (a
@@ -494,11 +501,11 @@ def _read_and_validate(con, stream: str, absolute: dict[str, str], files: list[s
                 good.append(f)
             except duckdb.Error as exc:
                 try:
-                    _insert_python_rows(con, _json_rows_read_in_python(f, absolute[f]))
+                    _insert_python_rows(con, _json_rows_read_in_python(f, absolute[f], max_line_bytes))
                 except UNREADABLE:
                     con.execute("delete from landed_lines where source_file = ?", [f])
                     report.unreadable_files[f] = _first_line(exc)
-        _validate_lines(con, stream, good, absolute)  # a failure that is not a file's fails the load
+        _validate_lines(con, stream, good, absolute, bounds, max_line_bytes)  # a failure that is not a file's fails the load
     for f in files:
         if f in report.unreadable_files:
             log.error("cannot read %s: %s (nothing loaded from it; it will be retried next run)", f,
@@ -506,7 +513,7 @@ def _read_and_validate(con, stream: str, absolute: dict[str, str], files: list[s
     return [f for f in files if f not in report.unreadable_files]
 
 
-def _insert_tabular_rows(con, relative: str, absolute: str) -> None:
+def _insert_tabular_rows(con, relative: str, absolute: str, max_line_bytes: int = line_limits.DEFAULT_MAX_LINE_BYTES) -> None:
     if relative.lower().endswith(".parquet"):
         # Parquet has no text: a row's JSON rendering stands for its line. A timestamp column without a
         # time zone (TIMESTAMP, not TIMESTAMPTZ: e.g. a zone-less Polars or pandas datetime) is taken as UTC,
@@ -535,7 +542,7 @@ def _insert_tabular_rows(con, relative: str, absolute: str) -> None:
         # A row DuckDB's strict reader refuses (a wrong field count, broken quoting) or a quoted line
         # break: this file is read again in Python, record by record (rare, and only this file).
         con.execute("delete from landed_lines where source_file = ?", [relative])
-        _insert_python_rows(con, _rows_read_in_python(relative, absolute))
+        _insert_python_rows(con, _rows_read_in_python(relative, absolute, max_line_bytes))
 
 
 def _csv_reader(absolute: str, header: list[str]) -> str:
@@ -584,54 +591,60 @@ def _csv_header(absolute: str) -> list[str] | None:
     return next(csv.reader([first.decode("utf-8-sig")]))
 
 
-def _byte_lines(handle):
-    """The lines of a binary file as DuckDB's readers count them: ended by \\n, \\r\\n or a lone \\r (Python's
-    binary iteration ends them at \\n only), each with its ending."""
-    for data in handle:
+def _byte_lines(handle, limit: int = line_limits.DEFAULT_MAX_LINE_BYTES):
+    """(line, size) of the lines of a binary file as DuckDB's readers count them: ended by \\n, \\r\\n or a lone
+    \\r (Python's binary iteration ends them at \\n only), each with its ending. A line longer than `limit`
+    comes back cut short with its full size (line_limits.bounded_lines), never read into memory whole."""
+    for data, size in line_limits.bounded_lines(handle, limit):
+        if size > limit:
+            yield data, size
+            continue
         end = b"\r\n" if data.endswith(b"\r\n") else b"\n" if data.endswith(b"\n") else b""
         pieces = data[: len(data) - len(end)].split(b"\r")
         for piece in pieces[:-1]:
-            yield piece + b"\r"
+            yield piece + b"\r", len(piece)
         if pieces[-1] or end:  # a file ending in a lone CR has no line after it
-            yield pieces[-1] + end
+            yield pieces[-1] + end, len(pieces[-1])
 
 
-def _physical_lines(absolute: str):
-    """(line number, text, line ending, is UTF-8) of every line of a landed file; a line that is not UTF-8 is
-    decoded with U+FFFD in place of its bad bytes."""
+def _physical_lines(absolute: str, limit: int = line_limits.DEFAULT_MAX_LINE_BYTES):
+    """(line number, text, line ending, is UTF-8, size in bytes) of every line of a landed file; a line that is
+    not UTF-8 is decoded with U+FFFD in place of its bad bytes; one longer than `limit` is cut short."""
     with _open_landed(absolute) as handle:
-        for number, data in enumerate(_byte_lines(handle), start=1):
+        for number, (data, size) in enumerate(_byte_lines(handle, limit), start=1):
             encoding = "utf-8-sig" if number == 1 else "utf-8"
             try:
                 text, utf8 = data.decode(encoding), True
             except UnicodeDecodeError:
                 text, utf8 = data.decode(encoding, errors="replace"), False
             body = text.rstrip("\r\n")
-            yield number, body, text[len(body):], utf8
+            yield number, body, text[len(body):], utf8, size
 
 
 NOT_UTF8 = "not UTF-8 text (shown with U+FFFD for the bytes that are not)"
 
 
-def _json_rows_read_in_python(relative: str, absolute: str) -> list[tuple]:
-    """landed_lines rows of a JSON file that DuckDB's line reader refused: every line, those that are not
-    UTF-8 already rejected (invalid_encoding)."""
+def _json_rows_read_in_python(relative: str, absolute: str,
+                              limit: int = line_limits.DEFAULT_MAX_LINE_BYTES) -> list[tuple]:
+    """landed_lines rows of a JSON file that DuckDB's line reader refused: every line, those that are too
+    long (line_too_long) or not UTF-8 (invalid_encoding) already rejected."""
     return [
-        (relative, number, text, text, None, None) if utf8
+        (relative, number, text, None, line_limits.REASON, line_limits.detail(size, limit)) if size > limit
+        else (relative, number, text, text, None, None) if utf8
         else (relative, number, text, None, "invalid_encoding", NOT_UTF8)
-        for number, text, _, utf8 in _physical_lines(absolute)
+        for number, text, _, utf8, size in _physical_lines(absolute, limit)
     ]
 
 
-def _rows_read_in_python(relative: str, absolute: str) -> list[tuple]:
+def _rows_read_in_python(relative: str, absolute: str, limit: int = line_limits.DEFAULT_MAX_LINE_BYTES) -> list[tuple]:
     """landed_lines rows of a CSV file that DuckDB's strict reader refused, parsed record by record: a record
     whose field count differs from the header's, or whose quoting is broken, is rejected at read
     (invalid_csv_row) with its line number and text; the others become JSON records."""
     rows: list[tuple] = []
-    consumed: list[tuple[int, str, str, bool]] = []  # the lines of the record being read
+    consumed: list[tuple[int, str, str, bool, int]] = []  # the lines of the record being read
 
     def feed():
-        for line in _physical_lines(absolute):
+        for line in _physical_lines(absolute, limit):
             consumed.append(line)
             yield line[1] + line[2]
 
@@ -648,15 +661,18 @@ def _rows_read_in_python(relative: str, absolute: str) -> list[tuple]:
         lines = consumed[:]
         consumed.clear()
         if header is None:
-            if error or not all(utf8 for *_, utf8 in lines):
+            if error or not all(utf8 for _, _, _, utf8, _ in lines):
                 raise csv.Error(f"the header cannot be read: {error or NOT_UTF8}")
             header = fields
             continue
         if not error and not "".join(fields).strip() and len(fields) <= 1:
             continue  # a blank line carries no event
         number = lines[0][0]
-        raw = "".join(text + ending for _, text, ending, _ in lines[:-1]) + lines[-1][1]
-        if not all(utf8 for *_, utf8 in lines):
+        raw = "".join(text + ending for _, text, ending, _, _ in lines[:-1]) + lines[-1][1]
+        too_long = max(size for *_, size in lines)
+        if too_long > limit:
+            rows.append((relative, number, raw, None, line_limits.REASON, line_limits.detail(too_long, limit)))
+        elif not all(utf8 for _, _, _, utf8, _ in lines):
             rows.append((relative, number, raw, None, "invalid_encoding", NOT_UTF8))
         elif error:
             rows.append((relative, number, raw, None, "invalid_csv_row", f"not a CSV row: {error}"))
@@ -686,20 +702,24 @@ def _field_text(position: int) -> str:
     )
 
 
-def _validate_lines(con, stream: str, json_files: list[str], absolute: dict[str, str]) -> None:
+def _validate_lines(con, stream: str, json_files: list[str], absolute: dict[str, str], bounds: InstantBounds,
+                    max_line_bytes: int = line_limits.DEFAULT_MAX_LINE_BYTES) -> None:
     """_validate, with the test for JSON objects and arrays in text fields only where one may be. Any extra
     test per row costs about 6% of a large load, and such values are rare; so the lines are validated
     again with it only when an accepted text value starts like one. The probe is written as ranges
     ('[' <= v < '\\' or '{' <= v < '|': v starts with '[' or '{'), which DuckDB answers from each column's
     min/max statistics without reading the values when none can match."""
-    _validate(con, stream, json_files, absolute, nested_values=False)
+    ceiling = bounds.ceiling()  # one clock for the whole chunk
+    limits = {"bounds": bounds, "ceiling": ceiling, "max_line_bytes": max_line_bytes}
+    _validate(con, stream, json_files, absolute, nested_values=False, **limits)
     text = [f.name for f in stream_fields(stream) if f.kind == "text"]
     shaped = " or ".join(f"({name} >= '[' and {name} < '\\') or ({name} >= '{{' and {name} < '|')" for name in text)
     if con.sql(f"select count(*) from validated_events where reason is null and ({shaped})").fetchall()[0][0]:
-        _validate(con, stream, json_files, absolute, nested_values=True)
+        _validate(con, stream, json_files, absolute, nested_values=True, **limits)
 
 
-def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str], *, nested_values: bool) -> None:
+def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str], *, nested_values: bool,
+              bounds: InstantBounds, ceiling: datetime, max_line_bytes: int) -> None:
     """Lines of the JSON files and of landed_lines -> validated_events: typed fields plus the first reason
     a row is unusable (its detail and raw text kept only for those rows). `nested_values`: also reject a
     JSON object or array in a text field."""
@@ -715,7 +735,14 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str],
     # (landed_lines.read_reason) keeps its own.
     checks: list[tuple[str, str, str]] = [
         ("read_reason is not null", "read_reason", "read_detail"),
+        # strlen is the length DuckDB keeps with every string: no pass over the text
+        (f"strlen(raw) > {int(max_line_bytes)}", line_limits.REASON,
+         f"'a line of ' || format('{{:,}}', strlen(raw)) || ' bytes is longer than SUBWH_MAX_LINE_BYTES "
+         f"({int(max_line_bytes):,}); raw holds only its beginning'"),
         ("field_texts is null", "invalid_json", "'not a JSON object'"),
+        # what DuckDB's parser tolerates beyond RFC 8259 (trailing commas, NaN, Infinity)
+        # (on `raw`: the landed line itself for JSON files; CSV and Parquet rows are left out)
+        (strict_json.lenient_condition("raw"), "invalid_json", strict_json.lenient_detail("raw")),
     ]
     for f in fields[:4]:
         checks.append((f"t_{f.name} is null", "missing_field", f"'missing {f.name}'"))
@@ -750,6 +777,7 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str],
         if f.kind == "currency":
             checks.append((f"{f.name} not in {known_currencies}", "unknown_currency",
                            f"'no FX rate for currency ' || {f.name}"))
+    checks += instant_checks({f.name for f in fields}, bounds, ceiling, shown=lambda name: f"t_{name}")
     reason = "case " + " ".join(f"when {c} then {r if r == 'read_reason' else _sql_string(r)}" for c, r, _ in checks) + " end"
     detail = "case " + " ".join(f"when {c} then {d}" for c, _, d in checks) + " end"
     sources = ["select source_file, line_number, raw, record, read_reason, read_detail from landed_lines"]
@@ -780,7 +808,8 @@ def _validate(con, stream: str, json_files: list[str], absolute: dict[str, str],
         select source_file, line_number, {", ".join(f.name for f in fields)}, reason,
                -- the detail repeats the checks, so it is worked out for rejected rows only
                case when reason is not null then {detail} end as detail,
-               case when reason is not null then raw end as raw
+               case when reason = '{line_limits.REASON}' and strlen(raw) > {int(max_line_bytes)}
+                    then left(raw, {line_limits.PREVIEW_BYTES}) when reason is not null then raw end as raw
         from judged
         """
     )

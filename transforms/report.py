@@ -502,9 +502,22 @@ def _reasons(value, row: dict | None = None) -> str:
     return " ".join(f'<span class="reason">{html.escape(_reason_label(c.strip(), row or {}))}</span>' for c in codes)
 
 
+# A name is the customer's text: escaped, its control characters made spaces, and cut to this many characters
+# (the whole name is in the title) so that a hostile or runaway name cannot break the page's layout.
+NAME_CHARS = 120
+
+
+def _display_name(value: object) -> tuple[str, str]:
+    """(shown, title) for a name: both HTML-escaped; shown cut at NAME_CHARS."""
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", str(value))
+    shown = text if len(text) <= NAME_CHARS else text[: NAME_CHARS - 1] + "…"
+    return html.escape(shown), html.escape(text[:2000], quote=True)
+
+
 def _account_cell(row: dict) -> str:
-    name = row.get("account_name") or row["account_id"]
-    return f'<td><strong>{html.escape(str(name))}</strong><br><small>{html.escape(row["account_id"])}</small></td>'
+    name, title = _display_name(row.get("account_name") or row["account_id"])
+    account_id, _ = _display_name(row["account_id"])
+    return f'<td title="{title}"><strong>{name}</strong><br><small>{account_id}</small></td>'
 
 
 def _upsell_table(listing: dict) -> str:

@@ -22,6 +22,7 @@ import polars as pl
 
 from transforms.event_schema import USD
 from transforms.files import replace_atomically
+from transforms.safe_text import neutralize_csv_text
 from transforms.sql_models import comment_table, markdown_table
 
 # Built after the MRR models, in this order (they read marts.accounts and the subscription periods).
@@ -686,10 +687,11 @@ def write_follow_up_csv(frame: pl.DataFrame, exports_dir: str | Path, latest_dat
     so the CRM import never reads a half-written file. Returns both paths."""
     folder = Path(exports_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    safe = neutralize_csv_text(frame)  # names are the customer's text: never a formula (safe_text.py)
     written = []
     for name in (f"follow_up_{latest_data_day:%Y-%m-%d}.csv", "follow_up_latest.csv"):
         written.append(replace_atomically(
-            folder / name, lambda out: frame.write_csv(out, datetime_format="%Y-%m-%dT%H:%M:%SZ"), binary=True))
+            folder / name, lambda out: safe.write_csv(out, datetime_format="%Y-%m-%dT%H:%M:%SZ"), binary=True))
     return written
 
 

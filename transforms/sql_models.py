@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 
+from transforms.safe_text import markdown_cell, markdown_header
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "pipeline")
 # Schemas that hold models (`pipeline` holds the bookkeeping of incremental models).
@@ -270,9 +272,10 @@ def markdown_table(frame) -> str:
     """A Polars frame as a Markdown table (Dagster renders it in the asset's metadata)."""
     if frame.width == 0:
         return "(no columns)"
-    header = "| " + " | ".join(frame.columns) + " |"
+    # values are the customer's text: escaped so that a name renders as itself (transforms/safe_text.py)
+    header = "| " + " | ".join(markdown_header(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()]
+    rows = ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in frame.iter_rows()]
     return "\n".join([header, rule, *rows]) if rows else "\n".join([header, rule])
 
 

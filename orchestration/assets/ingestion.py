@@ -6,7 +6,7 @@ import dagster as dg
 from orchestration.metadata import table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
-from transforms import ingestion, load_outcome
+from transforms import ingestion, instant_bounds, load_outcome
 from transforms.event_schema import STREAMS
 from transforms.sql_models import summarize_table
 
@@ -55,9 +55,13 @@ def event_stream_asset(stream: str, extra_deps: tuple[dg.AssetKey, ...] = ()) ->
         ),
     )
     def _load(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        bounds = warehouse.instant_bounds()
         with warehouse.connect() as con:
             ingestion.ensure_raw_tables(con)
-            report = ingestion.load_stream(con, warehouse.landing_dir, stream, progress=context.log.info)
+            # rows an earlier version let in that today's rules reject leave raw first (docs/bad-input.md)
+            healed = instant_bounds.heal_stream(con, stream, bounds)
+            report = ingestion.load_stream(con, warehouse.landing_dir, stream, progress=context.log.info,
+                                           bounds=bounds, max_line_bytes=warehouse.max_line_bytes)
             summary = summarize_table(con, f"raw.{stream}", preview_rows=5)
             for message in report.invalid_headers.values():
                 context.log.error(message)
@@ -72,6 +76,11 @@ def event_stream_asset(stream: str, extra_deps: tuple[dg.AssetKey, ...] = ()) ->
                     raise dg.Failure(description=str(error), allow_retries=False) from None
         for source_file, error in report.unreadable_files.items():
             context.log.error(f"cannot read {source_file}: {error}. Nothing was loaded from it; it is retried next run.")
+        if healed.moved:
+            context.log.warning(f"moved {healed.moved} row(s) loaded by an earlier version to raw.quarantine "
+                                f"({instant_bounds.REASON}): {bounds.describe()}")
+        if healed.strict_json_message:
+            context.log.warning(healed.strict_json_message)
         if report.files_ignored:
             context.log.warning(f"not event files, not read: {', '.join(report.files_ignored[:10])}"
                                 + (" ..." if len(report.files_ignored) > 10 else ""))
@@ -87,6 +96,7 @@ def event_stream_asset(stream: str, extra_deps: tuple[dg.AssetKey, ...] = ()) ->
                 rows_duplicate=report.rows_duplicate,
                 rows_quarantined=report.rows_quarantined,
                 quarantined_by_reason=dg.MetadataValue.json(report.quarantined_by_reason),
+                rows_healed=healed.moved,
                 files_with_invalid_header=dg.MetadataValue.json(report.invalid_headers),
                 files_changed_and_reloaded=dg.MetadataValue.json(report.files_changed),
             )
