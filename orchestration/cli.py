@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import sys
 from contextlib import ExitStack
@@ -35,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
                      help="drop every warehouse table (raw included) and reload all landing files: after a definition changes")
 
     dev = commands.add_parser("dev", help="the Dagster UI and daemon on a landing folder and warehouse (its own Dagster home); "
-                              "other options go to `dagster dev` (e.g. -p 3001)")
+                              "other options go to `dagster dev` (e.g. -p 3001)",
+                              description="The Dagster UI and daemon on a landing folder and warehouse, with the warehouse's "
+                                          "own Dagster home beside it. The UI listens on http://127.0.0.1:3000; other "
+                                          "options go to `dagster dev`: -p PORT for another port.")
     dev.add_argument("--landing", help="landing folder (default: $SUBWH_LANDING_DIR or sample_data/landing)")
     dev.add_argument("--warehouse", help="DuckDB warehouse file (default: $SUBWH_WAREHOUSE_PATH or data/warehouse.duckdb)")
     dev.add_argument("--serving", help="serving file for BI tools (default: $SUBWH_SERVING_PATH or serving.duckdb beside the warehouse)")
@@ -214,7 +218,9 @@ def failure_cause(event) -> str:
         error = error.cause
     text = (error.message if error is not None else event.message) or ""
     first = text.strip().splitlines()[0] if text.strip() else str(event.message)
-    return first.removeprefix("dagster._core.definitions.events.Failure: ")
+    first = first.removeprefix("dagster._core.definitions.events.Failure: ")
+    # "transforms.ingestion.LandingError: ..." -> "LandingError: ...": the class, not where it lives.
+    return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )", "", first)
 
 
 # How the load of subscription events says there is nothing to compute (transforms/load_outcome.py).

@@ -28,7 +28,7 @@ SHOWN = 12
 
 def mark_invalid_headers(con: duckdb.DuckDBPyConnection, stream: str, files: list[str],
                          absolute: dict[str, str]) -> dict[str, str]:
-    """Re-label the rows of the chunk's files whose columns cannot be §1 as `invalid_header` in
+    """Re-label the rows of the chunk's files whose columns cannot be events (docs/input-format.md) as `invalid_header` in
     validated_events; returns {file: message} for each such file."""
     if not files:
         return {}

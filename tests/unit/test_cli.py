@@ -53,3 +53,33 @@ def test_a_failed_step_is_one_line_on_the_console():
                                  'ValueError: staging.calendar is empty')
     assert one_line('__ASSET_JOB - 1 - x - Dependencies for step x failed: [\'y\']. Not executing.') is None
     assert one_line("a plain message") == "a plain message"
+
+
+def test_dev_help_says_how_to_choose_the_port(capsys):
+    # A user who reads `subwh dev --help` (not `subwh --help`) learns the default port and how to change it.
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["dev", "--help"])
+    assert exit_.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "http://127.0.0.1:3000" in out and "-p PORT" in out
+
+
+def test_a_failure_names_the_error_without_its_module_path():
+    # Dagster 1.13 writes the error class with its module ("transforms.ingestion.LandingError: ..."); the
+    # console line names it as the docstring of failure_cause says: "LandingError: ...".
+    from types import SimpleNamespace
+
+    from orchestration.cli import failure_cause
+
+    def event(message):
+        error = SimpleNamespace(message=message + "\n", cause=None)
+        return SimpleNamespace(event_specific_data=SimpleNamespace(error=error), message="step failed")
+
+    assert failure_cause(event("transforms.ingestion.LandingError: missing reference file /l/reference/plans.csv "
+                               "(expected columns: plan_id)")) == (
+        "LandingError: missing reference file /l/reference/plans.csv (expected columns: plan_id)")
+    assert failure_cause(event("ValueError: x.y: z")) == "ValueError: x.y: z"
+    assert failure_cause(event("dagster._core.definitions.events.Failure: no valid subscription events: read 5")) == (
+        "no valid subscription events: read 5")
