@@ -49,15 +49,22 @@ defaulted as (
         country,
         sales_owner
     from source
+),
+
+-- Withdrawals are rare: the voided cancellations are found by joining the few withdrawals to the
+-- cancellations alone, then left out by event_id. (A correlated NOT EXISTS over every event made DuckDB
+-- join all events to the withdrawals: 0.06 -> 2.6 s for this view's row count at a million accounts.)
+voided_cancellations as (
+    select distinct cancellations.event_id
+    from defaulted as cancellations
+    inner join withdrawals
+        on withdrawals.subscription_id = cancellations.subscription_id
+        and withdrawals.withdrawn_at > cancellations.occurred_at
+        and withdrawals.withdrawn_at < cancellations.effective_at
+    where cancellations.event_type = 'subscription_canceled'
 )
 
-select * from defaulted
-where not (
-    event_type = 'subscription_canceled'
-    and exists (
-        select 1 from withdrawals
-        where withdrawals.subscription_id = defaulted.subscription_id
-          and withdrawals.withdrawn_at > defaulted.occurred_at
-          and withdrawals.withdrawn_at < defaulted.effective_at
-    )
-)
+select defaulted.*
+from defaulted
+left join voided_cancellations on voided_cancellations.event_id = defaulted.event_id
+where voided_cancellations.event_id is null
