@@ -180,3 +180,12 @@ def build_metrics(con):
     for model in METRICS_MODELS:
         run_model(con, model)
     return con
+
+
+def fresh(tmp_path):
+    """An empty warehouse with the default reference data, and a landing folder to add events to."""
+    landing = Landing(tmp_path / "landing")
+    con = connect(tmp_path / "warehouse.duckdb")
+    ensure_raw_tables(con)
+    load_reference(con, landing.root)
+    return landing, con

@@ -10,13 +10,13 @@ import pytest
 
 from orchestration.cli import default_start_month, main
 from orchestration.settings import Settings, SettingsError
-from tests.support.story import Landing, account, build, invoice, rows, starts
+from tests.support.story import Landing, account, build, fresh, invoice, rows, starts
 from transforms import line_limits
-from transforms.ingestion import ensure_raw_tables, load_reference, load_stream
+from transforms.ingestion import load_stream
 from transforms.instant_bounds import InstantBounds, heal_stream
 from transforms.safe_text import markdown_cell, neutralize_csv_text
 from transforms.sales import write_follow_up_csv
-from transforms.sql_models import connect, markdown_table
+from transforms.sql_models import markdown_table
 
 NOW = datetime(2026, 1, 15, 12, 0, 0)  # the load's clock in these tests (SUBWH_NOW)
 BOUNDS = InstantBounds(now=NOW)
@@ -40,14 +40,6 @@ def invoice_line(event_id, occurred_at, period_start, period_end):
     return json.dumps({"event_id": event_id, "event_type": "invoice_issued", "occurred_at": occurred_at,
                        "account_id": "A", "invoice_id": "inv-" + event_id, "subscription_id": "A-1",
                        "amount": "10.00", "currency": "USD", "period_start": period_start, "period_end": period_end})
-
-
-def fresh(tmp_path):
-    landing = Landing(tmp_path / "landing")
-    con = connect(tmp_path / "warehouse.duckdb")
-    ensure_raw_tables(con)
-    load_reference(con, landing.root)
-    return landing, con
 
 
 def outcome(con, stream):

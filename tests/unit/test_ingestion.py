@@ -6,9 +6,8 @@ import json
 import polars as pl
 import pytest
 
-from tests.support.story import Landing, account, build, rows, starts
-from transforms.ingestion import LandingError, ensure_raw_tables, load_reference, load_stream
-from transforms.sql_models import connect
+from tests.support.story import Landing, account, build, fresh, rows, starts
+from transforms.ingestion import LandingError, load_reference, load_stream
 
 GOOD_ACCOUNT = {"event_id": "a-1", "event_type": "account_created", "occurred_at": "2025-01-02T10:00:00Z",
                 "account_id": "A", "account_name": "Acme", "segment": "SMB", "country": "DE"}
@@ -25,14 +24,6 @@ def with_(**changes):
         else:
             event[key] = value
     return json.dumps(event)
-
-
-def fresh(tmp_path):
-    landing = Landing(tmp_path / "landing")
-    con = connect(tmp_path / "warehouse.duckdb")
-    ensure_raw_tables(con)
-    load_reference(con, landing.root)
-    return landing, con
 
 
 def test_each_bad_row_is_quarantined_with_its_reason_and_the_rest_loads(tmp_path):

@@ -11,7 +11,7 @@ import os
 import duckdb
 import polars as pl
 
-from tests.support.story import Landing, account, build, starts
+from tests.support.story import Landing, account, build, fresh, starts
 from transforms import landed_state
 from transforms.ingestion import ensure_raw_tables, load_reference, load_stream
 from transforms.sql_models import connect
@@ -21,14 +21,6 @@ SUBSCRIPTION_COLUMNS = ("event_id,event_type,occurred_at,account_id,effective_at
                         "sales_owner")
 ROWS = ["e1,account_created,2025-01-02T10:00:00Z,A,,,,,,,,,Acme,SMB,US,ana",
         "e2,subscription_started,2025-01-05T10:00:00Z,A,,A-1,starter,month,5,10.00,USD,,,,,"]
-
-
-def fresh(tmp_path):
-    landing = Landing(tmp_path / "landing")
-    con = connect(tmp_path / "warehouse.duckdb")
-    ensure_raw_tables(con)
-    load_reference(con, landing.root)
-    return landing, con
 
 
 def quarantine(con):

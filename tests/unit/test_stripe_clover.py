@@ -9,31 +9,13 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from tests.support.stripe_rows import FIXTURES, landed, sub_row
 from transforms.stripe import import_stripe_log
 from transforms.stripe.mapping import Mapper
 from transforms.stripe.state import State
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"
-
-
-def landed(landing: Path) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for path in sorted(landing.glob("*_events/*.jsonl")):
-        for line in path.read_text().splitlines():
-            row = json.loads(line)
-            assert row["event_id"] not in out, f"{row['event_id']} landed twice"
-            out[row["event_id"]] = row
-    return out
-
-
-def sub_row(event_id, event_type, at, account, sub, **fields):
-    return {"event_id": event_id, "event_type": event_type, "occurred_at": at, "account_id": account,
-            "subscription_id": sub, **fields}
-
 
 # Worked out by hand from clover.jsonl.
 CLOVER_ROWS = [

@@ -17,29 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.stripe_rows import FIXTURES, landed, sub_row
 from tests.unit.test_stripe_clover import CLOVER_ROWS
 from transforms.stripe import StripeImportError, import_stripe_log
 from transforms.stripe.currency import to_major
 from transforms.stripe.mapping import Mapper, spread
 from transforms.stripe.state import State
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"
-
-
-def landed(landing: Path) -> dict[str, dict]:
-    """Every §1 row in the landing folder's streams, by event_id (an id twice would fail the test)."""
-    out: dict[str, dict] = {}
-    for path in sorted(landing.glob("*_events/*.jsonl")):
-        for line in path.read_text().splitlines():
-            row = json.loads(line)
-            assert row["event_id"] not in out, f"{row['event_id']} landed twice"
-            out[row["event_id"]] = row
-    return out
-
-
-def sub_row(event_id, event_type, at, account, sub, **fields):
-    return {"event_id": event_id, "event_type": event_type, "occurred_at": at, "account_id": account,
-            "subscription_id": sub, **fields}
 
 
 def bill_row(event_id, event_type, at, account, invoice, sub, amount, currency, **fields):
