@@ -316,3 +316,23 @@ def connect(
     if not read_only:
         ensure_schemas(con)
     return con
+
+
+def release_memory(con: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
+    """Hand the memory DuckDB freed back to the OS, keeping the connection; `memory_limit` is the limit it
+    was opened with (None: DuckDB's default), restored afterwards.
+
+    DuckDB's allocator (jemalloc) keeps freed memory resident until a large free or until the database
+    closes; a run that keeps one connection for all its steps would otherwise carry what its heaviest step
+    freed into every later step (peak RSS at L 2.9 -> 4.4 GB; benchmarks/RESULTS.md, 2026-12-06 05:1x).
+    Lowering memory_limit evicts unpinned blocks and flushes the allocator. Costs milliseconds; blocks a
+    later query needs are read back from the file."""
+    try:
+        con.execute("set memory_limit = '32MB'")
+    except duckdb.Error:  # more than 32 MB pinned: whatever could be evicted was
+        pass
+    finally:
+        if memory_limit:
+            con.execute("set memory_limit = ?", [memory_limit])
+        else:
+            con.execute("reset memory_limit")
