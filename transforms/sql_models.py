@@ -324,7 +324,7 @@ def release_memory(con: duckdb.DuckDBPyConnection, memory_limit: str | None) -> 
 
     DuckDB's allocator (jemalloc) keeps freed memory resident until a large free or until the database
     closes; a run that keeps one connection for all its steps would otherwise carry what its heaviest step
-    freed into every later step (peak RSS at L 2.9 -> 4.4 GB; benchmarks/RESULTS.md, 2026-12-06 05:1x).
+    freed into every later step (peak RSS at L 2.9 -> 4.4 GB; benchmarks/RESULTS.md, "Peak RSS at L, 2.9 -> 4.4 GB: found").
     Lowering memory_limit evicts unpinned blocks and flushes the allocator. Costs milliseconds; blocks a
     later query needs are read back from the file."""
     try:
