@@ -1,4 +1,4 @@
-"""Strict JSON (RFC 8259) for landed lines, in SQL, at the cost of one cheap scan per line.
+"""Strict JSON (RFC 8259) for landed lines, in SQL, at the cost of a few cheap tests per line.
 
 DuckDB's JSON parser (yyjson, as DuckDB 2.0 configures it) accepts two things RFC 8259 does not:
 - trailing commas: `{"a": 1,}`, `[1, 2,]` (with any JSON white space before the bracket);
@@ -10,8 +10,9 @@ tests/unit/test_hostile_input.py), so those need nothing more.
 Both constructs leave a trace outside strings that a single regular expression finds: a `,` followed by
 white space and `}` or `]`, or the letters n-a-n / i-n-f. Inside strings the same characters are
 ordinary text ("Financial", "a,}"), so the test runs in two steps:
-1. every line that DuckDB parsed: a cheap pre-filter on the raw text (byte searches; a superset of the
-   lenient lines, for example every line with an array, a nested object, or "Financial" in a name);
+1. every line that DuckDB parsed: a cheap pre-filter on the raw text (`_prefilter`: two regular expressions
+   and a byte search; a superset of the lenient lines, for example every line with an array, a negative
+   number, or `, ]` inside a string);
 2. only those lines: the strings are cut out (the line is valid to the lenient parser, so its strings are
    well formed) and the rest is searched for the two constructs.
 CSV and Parquet rows are not JSON text (a CSV line is checked as CSV; a Parquet row's JSON rendering may
@@ -26,6 +27,8 @@ from __future__ import annotations
 STRING = r'"(?:[^"\\]|\\.)*"'
 TRAILING_COMMA = r",[ \t\r\n]*[}\]]"
 NON_NUMBER = r"(?i)nan|inf"
+# Step 1: where a member's value may be NaN or an infinity: after a colon, a sign, n, N, i or I, or white space.
+MAY_BE_NON_NUMBER = r":[-nNiI \t\r]"
 
 
 def _spellings(word: str) -> list[str]:
@@ -37,21 +40,22 @@ def _spellings(word: str) -> list[str]:
 
 
 def _prefilter(column: str) -> str:
-    """Step 1, as cheap as it can be: byte searches over the line, no copy of it. A line is flagged when it
-    is not a flat object (a `]`, or a `}` before its end), when it ends in `,}` or white space before `}`, or
-    when a value may be NaN or an infinity. In a flat object every value follows a `:`, so such a value
-    shows as `:n`, `:N`, `:i`, `:I` or `:-`, or white space after a colon (JSON's white space: space, tab,
-    carriage return); only then are the sixteen spellings of nan and inf looked for. A compact line of
-    strings and numbers, what most producers write, is read by seven byte searches."""
+    """Step 1, as cheap as it can be. Each test is one call over the line, without copying it, and what a call
+    costs is mostly the call: a regular expression whose matches all start with one byte (RE2 jumps to that
+    byte with memchr) costs about three byte searches, a two-byte search starting with a common byte
+    (`:n`) more than two. So the tests are few rather than narrow (issue 18, benchmarks/RESULTS.md):
+    - a trailing comma is the text `,` white space `}` or `]` wherever it stands, so TRAILING_COMMA on the
+      raw line finds every one (inside a string it is only a false alarm for step 2);
+    - NaN or an infinity is a value: a member's, after a colon and white space (MAY_BE_NON_NUMBER), or an
+      array element (the line has a `[`); a bare NaN is not a JSON object, which an earlier check says.
+      Only then are the sixteen spellings of nan and inf looked for, so a `null`, a negative number or
+      white space after a colon costs sixteen byte searches, not step 2.
+    A compact line of strings and numbers, what most producers write, is read by two regular expressions
+    and one byte search."""
     words = " or ".join(f"contains({column}, '{w}')" for w in _spellings("nan") + _spellings("inf"))
-    after_colon = " or ".join(f"contains({column}, ':{c}')" for c in ("n", "N", "i", "I", "-", " "))
-    # A `}` other than the last is followed by `,`, `}`, `]` or white space (tab and carriage return are
-    # looked for anyway). Byte tests only: strpos and a negative substr count characters, which costs a pass.
-    ends = " or ".join(f"ends_with({column}, {e} || '}}')" for e in ("','", "' '", "chr(9)", "chr(13)"))
     return (
-        f"case when contains({column}, ']') or contains({column}, '}},') or contains({column}, '}}}}') "
-        f"or contains({column}, '}} ') or {ends} then true "
-        f"when {after_colon} or contains({column}, chr(9)) or contains({column}, chr(13)) then {words} "
+        f"case when regexp_matches({column}, '{TRAILING_COMMA}') then true "
+        f"when contains({column}, '[') or regexp_matches({column}, '{MAY_BE_NON_NUMBER}') then {words} "
         "else false end"
     )
 

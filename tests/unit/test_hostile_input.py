@@ -97,6 +97,13 @@ def test_the_issues_instants_are_quarantined_and_the_calendar_stays_the_datas(tm
     (usage_line("j16").replace('"quantity":1', '"quantity": nAn'), "NaN or Infinity"),
     (usage_line("j17").replace('"quantity":1', '"quantity":\t-Inf'), "NaN or Infinity"),
     (usage_line("j18")[:-1] + ',\t}', "a trailing comma"),
+    # white space after the last `}` (yyjson takes it): the pre-filter's end-of-line byte tests, before
+    # issue 18's cheaper pre-filter, missed a trailing comma there
+    (usage_line("j19")[:-1] + ',}\t', "a trailing comma"),
+    (usage_line("j20")[:-1] + ',} ', "a trailing comma"),
+    # a nested object's first member, and white space after its colon
+    (usage_line("j21")[:-1] + ',"x":{"y":NaN}}', "NaN or Infinity"),
+    (usage_line("j22")[:-1] + ',"x":{"y":\t \tINF,"z":1}}', "NaN or Infinity"),
     # what it refuses by itself (RFC 8259 does too)
     (usage_line("j10")[:-1] + ' /* comment */}', "not a JSON object"),
     (usage_line("j11") + " // comment", "not a JSON object"),
