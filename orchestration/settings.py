@@ -97,14 +97,18 @@ def instant_bounds_from_env(env: Mapping[str, str]) -> InstantBounds:
     )
 
 
+def _whole_number(name: str, text: str, unit: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a whole number of {unit}") from None
+
+
 def _whole(env: Mapping[str, str], name: str, default: int, unit: str, minimum: int) -> int:
     text = (env.get(name) or "").strip()
     if not text:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise SettingsError(f"{name}={text!r} is not a whole number of {unit}") from None
+    value = _whole_number(name, text, unit)
     if not minimum <= value <= 1000:
         raise SettingsError(f"{name}={text!r} must be between {minimum} and 1000 {unit}")
     return value
@@ -145,10 +149,7 @@ def _positive_int(env: Mapping[str, str], name: str, default: int | None, unit: 
     text = env.get(name)
     if not text:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise SettingsError(f"{name}={text!r} is not a whole number of {unit}") from None
+    value = _whole_number(name, text, unit)
     if value < 1:
         raise SettingsError(f"{name}={text!r} must be at least 1")
     return value
