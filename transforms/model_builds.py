@@ -52,6 +52,26 @@ def changed_keys_since(con: duckdb.DuckDBPyConnection, model: str, build: list |
                                    f"and key_column = '{key_column}' and build_id > {build_id}")
 
 
+def latest_outcomes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """What each keyed_incremental model's latest build did, by qualified name ("marts.accounts"), in the words
+    of dbt's log: "rebuilt in full (first build): 300 rows", "restated 4 account_id value(s) whose inputs
+    changed", "unchanged: no input changed since the last build"."""
+    if not _has_bookkeeping(con):
+        return {}
+    found = con.sql("""select model, kind, reason, keys_restated, rows_after, unique_key from pipeline.model_builds
+                       qualify row_number() over (partition by model order by build_id desc) = 1""").fetchall()
+    outcomes = {}
+    for model, kind, reason, keys, rows, key in found:
+        if kind == "full":
+            said = f"rebuilt in full ({reason}): {rows:,} rows"
+        elif not keys:
+            said = "unchanged: no input changed since the last build"
+        else:
+            said = f"restated {keys:,} {key} value(s) whose inputs changed"
+        outcomes[model.replace("/", ".")] = said
+    return outcomes
+
+
 def _has_bookkeeping(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.sql(
         "select count(*) from duckdb_columns() where database_name = current_database() and schema_name = 'pipeline' "

@@ -123,11 +123,11 @@ the one macro that says which.
 
 
 {#- Every relation the model reads, looked through views and ephemeral models:
-    [{'relation', 'name' ("schema.table"), 'kind' (source/view/keyed_incremental/table), 'reads' (for a view:
-    the indexes of what it reads), 'direct'}], the model's direct inputs first. -#}
+    [{'relation', 'name' ("schema.table"), 'kind' (source/view/keyed_incremental/table), 'direct' (read by the
+    model itself, not through a view), 'uid', 'ephemeral'}], the model's direct inputs first. -#}
 {% macro keyed_incremental_closure(model) %}
   {%- set found = [] -%}
-  {%- set index = {} -%}
+  {%- set seen = [] -%}
   {%- set pending = [] -%}
   {%- for uid in model.depends_on.nodes -%}
     {%- do pending.append([uid, none]) -%}
@@ -135,7 +135,8 @@ the one macro that says which.
   {#- breadth first; a list grown while it is walked (at most one pass per relation) -#}
   {%- for item in pending -%}
     {%- set uid, reader = item[0], item[1] -%}
-    {%- if uid not in index -%}
+    {%- if uid not in seen -%}
+      {%- do seen.append(uid) -%}
       {%- set node = graph.sources[uid] if uid in graph.sources else graph.nodes[uid] -%}
       {%- if node.resource_type == 'source' -%}
         {%- set kind = 'source' -%}
@@ -145,22 +146,15 @@ the one macro that says which.
         {%- set kind = 'view' if materialized in ('view', 'ephemeral') else ('keyed_incremental' if materialized == 'keyed_incremental' else 'table') -%}
         {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias or node.name) -%}
       {%- endif -%}
-      {%- do index.update({uid: found | length}) -%}
       {%- do found.append({'relation': relation, 'name': relation.schema ~ '.' ~ relation.identifier, 'kind': kind,
-                           'reads': [], 'direct': reader is none, 'uid': uid,
-                           'ephemeral': node.resource_type != 'source' and node.config.materialized == 'ephemeral',
-                           'depends_on': (node.depends_on.nodes if kind == 'view' else [])}) -%}
+                           'direct': reader is none, 'uid': uid,
+                           'ephemeral': node.resource_type != 'source' and node.config.materialized == 'ephemeral'}) -%}
       {%- if kind == 'view' -%}
         {%- for upstream in node.depends_on.nodes -%}
           {%- do pending.append([upstream, uid]) -%}
         {%- endfor -%}
       {%- endif -%}
     {%- endif -%}
-  {%- endfor -%}
-  {%- for item in found -%}
-    {%- for upstream in item.depends_on -%}
-      {%- do item.reads.append(index[upstream]) -%}
-    {%- endfor -%}
   {%- endfor -%}
   {{ return(found) }}
 {% endmacro %}
