@@ -1,30 +1,9 @@
-/*
-description: >
-  Usage per account and metric in the two 30-day windows the sales signals compare (docs/sales.md). The
-  current window is the 30 UTC days ending on the latest data day (the UTC date of staging.calendar.as_of),
-  inclusive; the previous window is the 30 days before it. Only those 60 days of raw.usage_events are
-  read. A usage event is the usage of the UTC day of its occurred_at, so events of one day are summed
-  first; a day without any event is not reported (it is skipped by the daily means, not counted as 0).
-  One row per account and metric with usage in either window.
-columns:
-  account_id: The customer account.
-  metric: What was measured (e.g. active_seats, api_calls).
-  latest_data_day: Last day of the current window: the UTC date of the data's as-of instant.
-  current_window_start: First day of the current window (latest_data_day - 29).
-  previous_window_start: First day of the previous window (latest_data_day - 59); it ends the day before current_window_start.
-  current_total: Sum of the metric over the current window (0 when nothing was reported).
-  current_days_reported: Days of the current window with at least one event for the metric.
-  current_daily_mean: Mean of the daily totals over the reported days of the current window (NULL when none); the figure compared for level metrics such as active_seats.
-  previous_total: Sum of the metric over the previous window (0 when nothing was reported).
-  previous_days_reported: Days of the previous window with at least one event for the metric.
-  previous_daily_mean: Mean of the daily totals over the reported days of the previous window (NULL when none).
-*/
 with windows as (
     select
         max(as_of)::date as latest_data_day,
         max(as_of)::date - 29 as current_window_start,
         max(as_of)::date - 59 as previous_window_start
-    from staging.calendar
+    from {{ ref('calendar') }}
 ),
 
 -- One pass over the 60 days, grouped by account and metric only. The days with usage are kept as a
@@ -41,7 +20,7 @@ window_usage as (
         sum(usage.quantity) filter (where usage.occurred_at < windows.current_window_start::timestamp)
             as previous_total,
         bit_or(1::ubigint << (usage.occurred_at::date - windows.previous_window_start)::ubigint) as days_with_usage
-    from raw.usage_events as usage, windows
+    from {{ source('raw', 'usage_events') }} as usage, windows
     where usage.occurred_at >= windows.previous_window_start::timestamp
       and usage.occurred_at < (windows.latest_data_day + 1)::timestamp
     group by usage.account_id, usage.metric

@@ -1,29 +1,11 @@
-/*
-description: >
-  Money actually collected, one row per account and month in which it paid or was refunded: payments
-  succeeded minus refunds (cohort LTV, docs/metrics.md), in USD at the collection month's FX rate. Invoices and
-  failed payments are not money collected. A billing event dated outside the reporting calendar is
-  converted at the nearest calendar month's rate (the first or the latest month).
-materialized: incremental
-unique_key: account_id
-columns:
-  account_id: The customer account.
-  month: Month the money moved (of occurred_at, UTC); may lie before the first calendar month.
-  rate_month: Calendar month whose FX rate converts the amounts (month clamped to the calendar).
-  payments_usd: Sum of payment_succeeded amounts in USD, rounded to the cent once per account and month.
-  refunds_usd: Sum of refund_issued amounts in USD, rounded to the cent once per account and month (positive).
-  collected_usd: payments_usd - refunds_usd; negative when refunds exceed payments in the month.
-  payments: Number of payment_succeeded events.
-  refunds: Number of refund_issued events.
-*/
 with money_movements as (
-    select account_id, event_type, month_of(occurred_at) as month, amount, currency
-    from raw.billing_events
+    select account_id, event_type, {{ month_of("occurred_at") }} as month, amount, currency
+    from {{ source('raw', 'billing_events') }}
     where event_type in ('payment_succeeded', 'refund_issued')
 ),
 
 reporting_window as (
-    select min(month) as first_month, max(month) as latest_month from staging.calendar
+    select min(month) as first_month, max(month) as latest_month from {{ ref('calendar') }}
 ),
 
 -- staging.fx_rates_monthly covers the calendar only: money moved before it (or after it, should the
@@ -39,7 +21,7 @@ rated as (
 converted as (
     select rated.*, rated.amount::decimal(38, 6) * rates.usd_per_unit as amount_usd
     from rated
-    join staging.fx_rates_monthly as rates
+    join {{ ref('fx_rates_monthly') }} as rates
         on rates.month = rated.rate_month
         and rates.currency = rated.currency
 ),

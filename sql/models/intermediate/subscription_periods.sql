@@ -1,30 +1,10 @@
-/*
-description: >
-  Each subscription's month-end state over time: one row per subscription and run of months in which
-  its state at the month's end stays the same. Events apply in (effective_at, occurred_at, event_id)
-  order, so a late file restates history; events effective after the as-of instant (scheduled
-  cancellations and downgrades) are not in force yet. Events before a subscription's start wait for it.
-materialized: incremental
-unique_key: subscription_id
-restate_when_due: effective_at
-columns:
-  valid_from_month: First month whose month-end state this row is.
-  valid_to_month: Last month whose month-end state this row is (the latest month for an open-ended state).
-  status: trialing, active, paused or canceled at those months' ends.
-  quantity: Seats.
-  unit_price: Price per seat per billing interval, in currency.
-  discount_pct: Discount in percent (0-100).
-  discount_amount: Fixed amount off each charge, in currency, after discount_pct.
-  interval_count: Billing intervals per charge (months per charge = interval_count x 1, 3 or 12).
-  arr_local: Annualized recurring revenue in the subscription's currency (0 unless active) = max(0, unit_price x quantity x (1 - discount_pct/100) - discount_amount) x 12 / months per charge. Exact where 12 / months per charge is a finite decimal (1-6, 8, 10, 12, 24 months...); otherwise (7, 9, 11, 36 months...) rounded half away from zero at 12 decimals. MRR is arr_local / 12 converted and rounded per account.
-*/
 with reporting_window as (
-    select max(as_of) as as_of, max(month) as latest_month from staging.calendar
+    select max(as_of) as as_of, max(month) as latest_month from {{ ref('calendar') }}
 ),
 
 applicable_events as (
     select events.*
-    from staging.subscription_events as events, reporting_window
+    from {{ ref('subscription_events') }} as events, reporting_window
     where events.subscription_id is not null
       and events.effective_at <= reporting_window.as_of
       -- a withdrawal changes no state: the cancellations it voids are already left out (staging)
@@ -34,7 +14,7 @@ applicable_events as (
 running_state as (
     select
         subscription_id,
-        month_of(effective_at) as effective_month,
+        {{ month_of("effective_at") }} as effective_month,
         last_value(account_id ignore nulls) over running as account_id,
         last_value(plan_id ignore nulls) over running as plan_id,
         last_value(billing_interval ignore nulls) over running as billing_interval,
@@ -57,7 +37,7 @@ running_state as (
         -- The last event of a month holds the month-end state, which lasts until the month before the
         -- next event's month (that month has a month-end row of its own). Same order as the running
         -- window, so the events are sorted once.
-        lead(month_of(effective_at)) over (
+        lead({{ month_of("effective_at") }}) over (
             partition by subscription_id order by effective_at, occurred_at, event_id
         ) as next_event_month
     from applicable_events
@@ -76,7 +56,7 @@ periods as (
     select
         month_end_states.*,
         effective_month as valid_from_month,
-        coalesce(previous_month(next_event_month), reporting_window.latest_month) as valid_to_month
+        coalesce({{ previous_month("next_event_month") }}, reporting_window.latest_month) as valid_to_month
     from month_end_states, reporting_window
 )
 
@@ -96,17 +76,17 @@ select
     interval_count,
     case
         when status = 'active' and unit_price is not null and quantity is not null and currency is not null
-        then annualized(
-            -- the charge: widened first, as DECIMAL(18,6) x seats x DECIMAL(9,4) keeps 18 digits and
-            -- overflows for a 1,000-seat yearly subscription (1,320,000 x 85.0000 needs 19)
-            greatest(
+        -- the charge: widened first, as DECIMAL(18,6) x seats x DECIMAL(9,4) keeps 18 digits and
+        -- overflows for a 1,000-seat yearly subscription (1,320,000 x 85.0000 needs 19)
+        then {{ annualized(
+            "greatest(
                 (unit_price::decimal(38, 6) * quantity * (100 - discount_pct) * 0.01)::decimal(38, 12)
                     - coalesce(discount_amount, 0),
                 0
-            ),
-            coalesce(interval_count, 1)::bigint
-            * case billing_interval when 'month' then 1 when 'quarter' then 3 when 'year' then 12 end
-        )
+            )",
+            "coalesce(interval_count, 1)::bigint
+            * case billing_interval when 'month' then 1 when 'quarter' then 3 when 'year' then 12 end"
+        ) }}
         else 0
     end as arr_local
 from periods

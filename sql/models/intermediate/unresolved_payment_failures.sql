@@ -1,27 +1,10 @@
-/*
-description: >
-  Failed payments of the last 30 days that nothing has paid since (the payment_failed churn-risk signal,
-  docs/sales.md). The window is the 30 UTC days ending on the latest data day (the UTC date of
-  staging.calendar.as_of), inclusive. A failure is resolved by a payment_succeeded at the same instant
-  or later for the same invoice (a successful retry) or for the same subscription (the payment method
-  works again). One row per unresolved payment_failed event.
-columns:
-  account_id: The customer account.
-  subscription_id: The subscription the failed payment was for.
-  invoice_id: The invoice the failed payment was for.
-  failed_event_id: event_id of the payment_failed event.
-  failed_at: When the payment failed, UTC.
-  amount: Amount that failed, in currency.
-  currency: ISO currency code of amount.
-  amount_usd: amount in USD at the rate of the failure's month, rounded to the cent.
-*/
 with window_start as (
-    select max(as_of)::date - 29 as first_day from staging.calendar
+    select max(as_of)::date - 29 as first_day from {{ ref('calendar') }}
 ),
 
 failures as (
     select billing.*
-    from raw.billing_events as billing, window_start
+    from {{ source('raw', 'billing_events') }} as billing, window_start
     where billing.event_type = 'payment_failed'
       and billing.occurred_at >= window_start.first_day::timestamp
 ),
@@ -30,7 +13,7 @@ failures as (
 -- them out lets DuckDB skip all but the latest row groups of the billing events
 successes as (
     select billing.invoice_id, billing.subscription_id, billing.occurred_at
-    from raw.billing_events as billing, window_start
+    from {{ source('raw', 'billing_events') }} as billing, window_start
     where billing.event_type = 'payment_succeeded'
       and billing.occurred_at >= window_start.first_day::timestamp
 ),
@@ -60,7 +43,7 @@ select
     -- widened first: DECIMAL(18,6) x DECIMAL(18,10) keeps 18 digits and overflows from 100 units up
     (unresolved.amount::decimal(38, 6) * rates.usd_per_unit)::decimal(18, 2) as amount_usd
 from unresolved
-left join staging.fx_rates_monthly as rates
+left join {{ ref('fx_rates_monthly') }} as rates
     on rates.currency = unresolved.currency
-    and rates.month = month_of(unresolved.occurred_at)
+    and rates.month = {{ month_of("unresolved.occurred_at") }}
 order by unresolved.account_id, unresolved.occurred_at

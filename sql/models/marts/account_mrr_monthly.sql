@@ -1,37 +1,20 @@
-/*
-description: >
-  One row per account and month in which the account has MRR > 0 (an account is absent in months it
-  pays nothing). MRR is the sum of its subscriptions' MRR in force at the month's end, converted to USD
-  at the month's rate and rounded to the cent once per account (docs/metrics.md). Built from the subscription
-  periods directly: the conversion of intermediate.subscription_mrr_monthly, summed before rounding.
-materialized: incremental
-unique_key: account_id
-columns:
-  account_id: The customer account.
-  month: First day of the month.
-  mrr: Monthly recurring revenue in USD at the month's end (DECIMAL, rounded to the cent).
-  plan_id: The plan of the account's largest subscription by MRR (ties: higher tier_rank).
-  currency: The currency of that subscription.
-  subscriptions: Paying subscriptions of the account at the month's end.
-  mrr_at_next_month_rates: The same subscriptions' MRR at next month's FX rates (equals mrr for USD; NULL in the latest month). Next month's movements compare against it, so FX alone is never a movement (docs/metrics.md).
-*/
 with plans as (
-    select plan_id, tier_rank from raw.plans
+    select plan_id, tier_rank from {{ source('raw', 'plans') }}
 ),
 
 -- each month's rate beside next month's (NULL in the latest month)
 rates as (
     select this_month.month, this_month.currency, this_month.usd_per_unit,
            next_month_rates.usd_per_unit as next_month_usd_per_unit
-    from staging.fx_rates_monthly as this_month
-    left join staging.fx_rates_monthly as next_month_rates
+    from {{ ref('fx_rates_monthly') }} as this_month
+    left join {{ ref('fx_rates_monthly') }} as next_month_rates
         on next_month_rates.currency = this_month.currency
-        and next_month_rates.month = next_month(this_month.month)
+        and next_month_rates.month = {{ next_month("this_month.month") }}
 ),
 
 paying_periods as (
     select subscription_id, account_id, plan_id, currency, arr_local, valid_from_month, valid_to_month
-    from intermediate.subscription_periods
+    from {{ ref('subscription_periods') }}
     where arr_local > 0
 ),
 
@@ -48,7 +31,7 @@ single_subscription_periods as (
     select
         account_id, plan_id, currency, arr_local, valid_from_month, valid_to_month,
         -- a period's MRR at a rate of 1 (every USD month) is worked out once, not once per month
-        monthly_usd_from_annual(arr_local) as mrr_at_par
+        {{ monthly_usd_from_annual("arr_local") }} as mrr_at_par
     from paying_periods
     semi join single_subscription_accounts using (account_id)
 ),
@@ -57,7 +40,7 @@ single_subscription_periods as (
 single_subscription_months as (
     select periods.*, calendar.month
     from single_subscription_periods as periods
-    join staging.calendar as calendar
+    join {{ ref('calendar') }} as calendar
         on calendar.month between periods.valid_from_month and periods.valid_to_month
 ),
 
@@ -65,7 +48,7 @@ single_subscription_mrr as (
     select
         account_id, month, plan_id, currency, rates.usd_per_unit, rates.next_month_usd_per_unit, arr_local,
         case when rates.usd_per_unit = 1 then mrr_at_par
-             else monthly_usd_from_annual(arr_local * rates.usd_per_unit) end as mrr
+             else {{ monthly_usd_from_annual("arr_local * rates.usd_per_unit") }} end as mrr
     from single_subscription_months
     join rates using (month, currency)
 ),
@@ -79,7 +62,7 @@ several_subscription_periods as (
 several_subscription_months as (
     select periods.account_id, periods.plan_id, periods.currency, periods.arr_local, calendar.month
     from several_subscription_periods as periods
-    join staging.calendar as calendar
+    join {{ ref('calendar') }} as calendar
         on calendar.month between periods.valid_from_month and periods.valid_to_month
 ),
 
@@ -89,7 +72,7 @@ account_month as (
         1::bigint as subscriptions,
         -- most months keep their rate next month (USD, a rate carried forward): no second rounding
         case when next_month_usd_per_unit = usd_per_unit then mrr
-             else monthly_usd_from_annual(arr_local * next_month_usd_per_unit) end as mrr_at_next_month_rates
+             else {{ monthly_usd_from_annual("arr_local * next_month_usd_per_unit") }} end as mrr_at_next_month_rates
     from single_subscription_mrr
 
     union all
@@ -97,14 +80,14 @@ account_month as (
     select
         months.account_id,
         months.month,
-        monthly_usd_from_annual(sum(months.arr_local * rates.usd_per_unit)) as mrr,
+        {{ monthly_usd_from_annual("sum(months.arr_local * rates.usd_per_unit)") }} as mrr,
         arg_max(
             months.plan_id,
             (months.arr_local * rates.usd_per_unit, coalesce(plans.tier_rank, -1), months.plan_id)
         ) as plan_id,
         arg_max(months.currency, (months.arr_local * rates.usd_per_unit, months.currency)) as currency,
         count(*) as subscriptions,
-        monthly_usd_from_annual(sum(months.arr_local * rates.next_month_usd_per_unit)) as mrr_at_next_month_rates
+        {{ monthly_usd_from_annual("sum(months.arr_local * rates.next_month_usd_per_unit)") }} as mrr_at_next_month_rates
     from several_subscription_months as months
     join rates using (month, currency)
     left join plans using (plan_id)

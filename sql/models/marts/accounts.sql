@@ -1,30 +1,9 @@
-/*
-description: >
-  The account dimension BI users slice by: one row per account with its current values as of the
-  data's as-of instant (docs/tables.md).
-materialized: incremental
-unique_key: account_id
-restate_together: subscription_id
-columns:
-  account_id: The customer account.
-  account_name: Name from the latest account_created event.
-  segment: Segment from the latest account_created event (e.g. SMB, Mid-Market, Enterprise).
-  country: Country from the latest account_created event.
-  sales_owner: Account owner in sales (NULL when none was given).
-  currency: Currency of the account's subscriptions (of its latest subscription event).
-  plan_id: Current plan (largest paying subscription); when not paying, the plan of its latest subscription.
-  mrr: Current MRR in USD (0 when not paying).
-  first_paid_month: First month with MRR > 0 (the account's cohort); NULL if it never paid.
-  status: active (MRR > 0), trialing (an open trial that began after the account last paid), paused, churned (paid before, not now) or never_paid.
-  last_paid_month: Latest month with MRR > 0.
-  tier_rank: tier_rank of plan_id.
-*/
 with events as (
-    select * from staging.subscription_events
+    select * from {{ ref('subscription_events') }}
 ),
 
 reporting_window as (
-    select max(month) as latest_month from staging.calendar
+    select max(month) as latest_month from {{ ref('calendar') }}
 ),
 
 all_accounts as (
@@ -55,20 +34,20 @@ latest_terms as (
 
 paid_history as (
     select account_id, min(month) as first_paid_month, max(month) as last_paid_month
-    from marts.account_mrr_monthly
+    from {{ ref('account_mrr_monthly') }}
     group by account_id
 ),
 
 current_mrr as (
     select account_mrr.account_id, account_mrr.mrr, account_mrr.plan_id
-    from marts.account_mrr_monthly as account_mrr, reporting_window
+    from {{ ref('account_mrr_monthly') }} as account_mrr, reporting_window
     where account_mrr.month = reporting_window.latest_month
 ),
 
 -- a subscription's trial month comes from all its events, whichever account they name (hence
 -- restate_together: accounts sharing a subscription are restated together)
 trial_starts as (
-    select subscription_id, max(month_of(effective_at)) as trial_month
+    select subscription_id, max({{ month_of("effective_at") }}) as trial_month
     from events
     where event_type = 'trial_started'
     group by subscription_id
@@ -79,7 +58,7 @@ current_states as (
         periods.account_id,
         max(trial_starts.trial_month) filter (where periods.status = 'trialing') as open_trial_month,
         bool_or(periods.status = 'paused') as is_paused
-    from intermediate.subscription_periods as periods
+    from {{ ref('subscription_periods') }} as periods
     cross join reporting_window
     left join trial_starts using (subscription_id)
     where periods.valid_to_month = reporting_window.latest_month
@@ -114,5 +93,5 @@ left join latest_terms using (account_id)
 left join paid_history using (account_id)
 left join current_mrr using (account_id)
 left join current_states using (account_id)
-left join raw.plans as plans on plans.plan_id = coalesce(current_mrr.plan_id, latest_terms.plan_id)
+left join {{ source('raw', 'plans') }} as plans on plans.plan_id = coalesce(current_mrr.plan_id, latest_terms.plan_id)
 order by all_accounts.account_id

@@ -1,26 +1,10 @@
-/*
-description: >
-  Cohort LTV (docs/metrics.md): cumulative money collected per cohort customer, by cohort (first paid month) and
-  month since its start k, over the same complete triangle as cohort_retention. Collected money is
-  payments succeeded minus refunds, in USD at the collection month's FX rate, counted in the month it
-  was collected; money collected before the cohort month (for example during a trial) counts in k = 0.
-  Every cohort customer stays in the denominator after churning, so the curve flattens instead of falling.
-columns:
-  cohort_month: The cohort: first month with MRR > 0 of its accounts (DATE, first day).
-  months_since_start: k, months since cohort_month (0 = the cohort month).
-  month: The reporting month cohort_month + k.
-  cohort_customers: Accounts in the cohort; the same for every k.
-  collected_usd: Money the cohort's accounts collected in month cohort_month + k (payments - refunds, USD; k = 0 includes earlier months).
-  cumulative_collected_usd: collected_usd summed from k = 0 to this k (USD).
-  cumulative_revenue_per_customer: cumulative_collected_usd / cohort_customers, USD rounded half up to the cent.
-*/
 with triangle as (
-    select * from intermediate.cohort_months
+    select * from {{ ref('cohort_months') }}
 ),
 
 cohort_members as (
     select account_id, first_paid_month as cohort_month
-    from marts.accounts
+    from {{ ref('accounts') }}
     where first_paid_month is not null
 ),
 
@@ -30,7 +14,7 @@ cohort_collections as (
         greatest(collected.month, cohort_members.cohort_month) as month,
         sum(collected.collected_usd) as collected_usd
     from cohort_members
-    join intermediate.collected_revenue_monthly as collected using (account_id)
+    join {{ ref('collected_revenue_monthly') }} as collected using (account_id)
     group by cohort_members.cohort_month, greatest(collected.month, cohort_members.cohort_month)
 ),
 

@@ -1,29 +1,13 @@
-/*
-description: >
-  MRR by plan: one row per month and plan (every plan of reference/plans.csv and any other plan a
-  subscription used, every month, zeros where nobody paid for it). Unlike an account's plan (its largest
-  subscription), each subscription's MRR counts under its own plan, so an account with two plans counts
-  as a customer of both. Subscription MRR is rounded to the cent per subscription, so the plans' sum can
-  differ from the waterfall's closing MRR (rounded once per account) by a few cents.
-columns:
-  month: First day of the month.
-  plan_id: The plan in force at the month's end.
-  plan_name: Name from reference/plans.csv (NULL for a plan missing there).
-  tier_rank: Tier from reference/plans.csv; higher is an upgrade.
-  mrr: Sum of the MRR (USD) of the subscriptions on the plan at the month's end.
-  customers: Distinct accounts with a paying subscription on the plan at the month's end.
-  subscriptions: Paying subscriptions on the plan at the month's end.
-*/
 with calendar as (
-    select month from staging.calendar
+    select month from {{ ref('calendar') }}
 ),
 
 subscription_mrr as (
-    select month, plan_id, mrr from intermediate.subscription_mrr_monthly
+    select month, plan_id, mrr from {{ ref('subscription_mrr_monthly') }}
 ),
 
 plans as (
-    select plan_id, plan_name, tier_rank from raw.plans
+    select plan_id, plan_name, tier_rank from {{ source('raw', 'plans') }}
 ),
 
 plan_month as (
@@ -39,7 +23,7 @@ plan_month as (
 -- an account paying for the plan through several subscriptions is one customer of it
 plan_customers as (
     select month, plan_id, count(*) as customers
-    from intermediate.account_plan_months
+    from {{ ref('account_plan_months') }}
     group by month, plan_id
 ),
 

@@ -1,37 +1,10 @@
-/*
-description: >
-  The MRR waterfall split by segment, by country and by currency: one row per month, dimension and value,
-  every month for every value (zeros where a value had nothing). Built like marts.mrr_waterfall from
-  marts.account_mrr_monthly and marts.mrr_movements, so each value reconciles on its own (opening + new + expansion + reactivation -
-  contraction - churned + fx_adjustment = closing, opening = last month's closing) and the values of a
-  dimension add up to the waterfall. An account's segment and country are its current ones (marts.accounts)
-  and its currency that of its latest paying month, for its whole history: when an account moves segment,
-  its past months move with it (history is restated).
-columns:
-  month: First day of the month.
-  dimension: segment, country or currency.
-  dimension_value: The account's current segment or country (marts.accounts), or the currency of its largest subscription in its latest paying month; '(unknown)' when missing.
-  opening_mrr: Last month's closing MRR of the value's accounts (USD, at last month's rates).
-  new_mrr: MRR of accounts paying for the first time.
-  expansion_mrr: MRR added by accounts that already paid last month.
-  reactivation_mrr: MRR of accounts paying again after at least one month at zero.
-  contraction_mrr: MRR lost by accounts that still pay (positive).
-  churned_mrr: Last month's MRR (at this month's rate) of accounts that stopped paying (positive).
-  fx_adjustment: Change of last month's MRR from re-valuing it at this month's FX rates.
-  closing_mrr: MRR of the value's accounts at the month's end.
-  opening_customers: The value's accounts with MRR > 0 last month.
-  new_customers: Accounts with a new movement.
-  reactivated_customers: Accounts with a reactivation movement.
-  churned_customers: Accounts with a churn movement.
-  closing_customers: The value's accounts with MRR > 0 at the month's end.
-*/
 with calendar as (
-    select month from staging.calendar
+    select month from {{ ref('calendar') }}
 ),
 
 latest_currency as (
     select account_id, arg_max(currency, month) as currency
-    from marts.account_mrr_monthly
+    from {{ ref('account_mrr_monthly') }}
     group by account_id
 ),
 
@@ -44,7 +17,7 @@ account_values as (
         coalesce(accounts.country, '(unknown)') as country,
         coalesce(latest_currency.currency, '(unknown)') as currency
     from latest_currency
-    left join marts.accounts as accounts using (account_id)
+    left join {{ ref('accounts') }} as accounts using (account_id)
 ),
 
 -- each combination of values as a small integer: the join and grouping over ten million account-months
@@ -65,10 +38,10 @@ account_month_facts as (
     select
         account_id, month, mrr, mrr_at_next_month_rates - mrr as fx_change_into_next_month,
         null::varchar as movement, null::decimal(18, 2) as mrr_change
-    from marts.account_mrr_monthly
+    from {{ ref('account_mrr_monthly') }}
     union all
     select account_id, month, null, null, movement, mrr_change
-    from marts.mrr_movements
+    from {{ ref('mrr_movements') }}
 ),
 
 -- One pass over the account-months adds them up per month and combination of values (a few thousand
@@ -153,7 +126,7 @@ left join by_value as this_month
     and this_month.dimension = value_months.dimension
     and this_month.dimension_value = value_months.dimension_value
 left join by_value as last_month
-    on last_month.month = previous_month(value_months.month)
+    on last_month.month = {{ previous_month("value_months.month") }}
     and last_month.dimension = value_months.dimension
     and last_month.dimension_value = value_months.dimension_value
 order by value_months.dimension, value_months.dimension_value, value_months.month

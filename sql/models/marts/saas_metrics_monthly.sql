@@ -1,37 +1,13 @@
-/*
-description: >
-  The SaaS metrics of docs/metrics.md, one row per reporting month with no gaps, all derived from the MRR
-  waterfall (marts.mrr_waterfall) and account MRR (marts.account_mrr_monthly). Rates are fractions
-  (0.05 = 5%), DECIMAL(18,6); a rate whose denominator is 0 is NULL. Money is USD DECIMAL(18,2).
-  Definitions, formulas and how they differ from other vendors: docs/metrics.md.
-columns:
-  month: First day of the month.
-  mrr: Closing MRR in USD at the month's end; equals mrr_waterfall.closing_mrr.
-  arr: Annual run rate, mrr x 12 (USD).
-  customers: Active customers: accounts with MRR > 0 at the month's end (mrr_waterfall.closing_customers).
-  arpa: Average revenue per account, mrr / customers (USD, rounded half up to the cent); NULL with no customers.
-  logo_churn_rate: Churned customers in the month / customers at the end of the previous month; NULL when there were none.
-  gross_mrr_churn_rate: (churned + contraction MRR) / opening MRR; NULL when opening MRR is 0.
-  net_mrr_churn_rate: (churned + contraction - expansion - reactivation MRR) / opening MRR (ChartMogul's definition); negative when expansion and reactivation outweigh losses; NULL when opening MRR is 0.
-  nrr: Net revenue retention of the month, (opening + expansion - contraction - churned) / opening MRR; new and reactivation MRR excluded; NULL when opening MRR is 0.
-  grr: Gross revenue retention of the month, (opening - contraction - churned) / opening MRR, at most 1; NULL when opening MRR is 0.
-  nrr_12m: MRR this month of the accounts active 12 months earlier / their MRR 12 months earlier (churned accounts count 0, returning ones count); NULL without 12 months of history or with no customers then.
-  grr_12m: Sum over the accounts active 12 months earlier of min(MRR this month, MRR then) / their MRR then; between 0 and 1; NULL like nrr_12m.
-  quick_ratio: (new + expansion + reactivation MRR) / (churned + contraction MRR); NULL when nothing was lost.
-  ltv: Customer lifetime value, arpa x gross_margin / trailing_logo_churn_rate_6m (USD, from unrounded inputs); NULL when that mean is 0 or undefined.
-  trailing_logo_churn_rate_6m: Mean of logo_churn_rate over the 6 months before this one (this month excluded); NULL unless all 6 months exist and have a rate.
-  gross_margin: The gross margin LTV used (a fraction; setting SUBWH_GROSS_MARGIN, default 1.0).
-*/
 with waterfall as (
-    select * from marts.mrr_waterfall
+    select * from {{ ref('mrr_waterfall') }}
 ),
 
 settings as (
-    select getvariable('gross_margin')::decimal(18, 6) as gross_margin
+    select '{{ var("gross_margin", "1.0") }}'::decimal(18, 6) as gross_margin
 ),
 
 account_mrr as (
-    select account_id, month, mrr from marts.account_mrr_monthly
+    select account_id, month, mrr from {{ ref('account_mrr_monthly') }}
 ),
 
 -- NRR/GRR 12m: the accounts paying in M-12, and what each pays in M (0 once gone).

@@ -1,36 +1,26 @@
-/*
-description: >
-  The reporting months, one row per month with no gaps, from the first month with any subscription
-  event to the month of the data's as-of instant (the latest occurred_at of any event, docs/metrics.md).
-columns:
-  month: First day of the month.
-  month_end_cutoff: The instant whose subscription state counts as the month's end, UTC (the next month's start; for the latest month the as-of instant).
-  as_of: The data's as-of instant, UTC, the same on every row.
-  is_latest_month: True for the month that contains as_of.
-*/
 with subscription_history as (
-    select min(occurred_at) as first_event_at from raw.subscription_events
+    select min(occurred_at) as first_event_at from {{ source('raw', 'subscription_events') }}
 ),
 
 latest_event as (
     select max(latest_at) as as_of
     from (
-        select max(occurred_at) as latest_at from raw.subscription_events
-        union all select max(occurred_at) from raw.billing_events
-        union all select max(occurred_at) from raw.usage_events
+        select max(occurred_at) as latest_at from {{ source('raw', 'subscription_events') }}
+        union all select max(occurred_at) from {{ source('raw', 'billing_events') }}
+        union all select max(occurred_at) from {{ source('raw', 'usage_events') }}
     )
 ),
 
 months as (
-    select unnest(generate_series(month_of(first_event_at), month_of(as_of), interval 1 month))::date as month
+    select unnest(generate_series({{ month_of("first_event_at") }}, {{ month_of("as_of") }}, interval 1 month))::date as month
     from subscription_history, latest_event
     where first_event_at is not null
 )
 
 select
     month,
-    case when month = month_of(as_of) then as_of else next_month(month)::timestamp end as month_end_cutoff,
+    case when month = {{ month_of("as_of") }} then as_of else {{ next_month("month") }}::timestamp end as month_end_cutoff,
     as_of,
-    month = month_of(as_of) as is_latest_month
+    month = {{ month_of("as_of") }} as is_latest_month
 from months, latest_event
 order by month

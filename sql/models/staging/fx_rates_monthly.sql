@@ -1,19 +1,9 @@
-/*
-description: >
-  The USD rate of every currency for every reporting month. A month without a rate takes the latest
-  earlier one (docs/input-format.md); months before a currency's first rate take that first rate. USD is always 1.
-columns:
-  month: First day of the month.
-  currency: ISO currency code.
-  usd_per_unit: USD per unit of the currency, used for every amount of the month.
-  rate_month: The month whose published rate is used (earlier than month when carried forward).
-*/
 with calendar as (
-    select month from staging.calendar
+    select month from {{ ref('calendar') }}
 ),
 
 published_rates as (
-    select month, currency, usd_per_unit from raw.fx_rates where currency <> 'USD'
+    select month, currency, usd_per_unit from {{ source('raw', 'fx_rates') }} where currency <> 'USD'
     union all
     select month, 'USD', 1 from calendar
 ),

@@ -1,22 +1,5 @@
-/*
-description: >
-  Subscription events ready to apply: effective_at defaulted to occurred_at, a started subscription's
-  missing discounts set to 0 and its missing interval_count to 1 (a change that leaves a field out keeps
-  its value, so only starts default), and withdrawn cancellations left out. A subscription_cancel_withdrawn
-  voids every subscription_canceled of the same subscription sent before it (occurred_at) that was to take
-  effect after it (effective_at): a voided cancellation never takes effect and is no churn-risk signal
-  (docs/input-format.md, docs/sales.md). The withdrawal itself stays (an event of the account, it changes no state). One row per
-  accepted event that is not voided. A view: it only renames, defaults and filters, so copying millions of
-  events into a table would cost more than reading raw through it.
-materialized: view
-columns:
-  effective_at: When the event takes effect, UTC (occurred_at unless scheduled for later).
-  discount_pct: Discount in percent; NULL on a change means "unchanged".
-  discount_amount: Fixed amount off each charge, in currency; NULL on a change means "unchanged".
-  interval_count: Billing intervals per charge; NULL on a change means "unchanged".
-*/
 with source as (
-    select * from raw.subscription_events
+    select * from {{ source('raw', 'subscription_events') }}
 ),
 
 withdrawals as (
