@@ -126,9 +126,9 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def dbt_vars(gross_margin: str = "1.0") -> list[str]:
-    """`--vars` for an invocation: the project's variables a run sets (LTV's gross margin)."""
-    return ["--vars", json.dumps({"gross_margin": str(gross_margin)})]
+def dbt_vars(gross_margin: str = "1.0", **others) -> list[str]:
+    """`--vars` for an invocation: the project's variables a run sets (LTV's gross margin), and `others`."""
+    return ["--vars", json.dumps({"gross_margin": str(gross_margin), **others})]
 
 
 def run_dbt(args: list[str], warehouse_path: str | Path, *, target_dir: str | Path | None = None,
