@@ -495,13 +495,15 @@ the one macro that says which.
                                    logged_keys, temporaries) %}
   {%- set in_keys = key ~ "::varchar in (select key_value from " ~ keys_table ~ ")" -%}
   {%- set narrowed = namespace(sql=sql) -%}
+  {%- set stand_ins = [] -%}
   {%- for item in keyed -%}
     {#- a temporary view of the same table name stands in for the input, so qualified column names still bind -#}
     {%- set stand_in = '"temp"."main"."' ~ item.relation.identifier ~ '"' -%}
-    {% do run_query("create or replace temp view " ~ stand_in ~ " as select * from " ~ item.relation ~ " where " ~ in_keys) %}
+    {%- do stand_ins.append("create or replace temp view " ~ stand_in ~ " as select * from " ~ item.relation ~ " where " ~ in_keys) -%}
     {%- do temporaries.append('view ' ~ stand_in) -%}
     {%- set narrowed.sql = narrowed.sql.replace(item.relation.render(), stand_in) -%}
   {%- endfor -%}
+  {%- if stand_ins -%}{% do run_query(stand_ins | join(";\n")) %}{%- endif -%}
   {%- if log != 'rows' -%}
     {% do run_query("delete from " ~ target_relation ~ " where " ~ in_keys) %}
     {% do run_query("insert into " ~ target_relation ~ " select * from (\n" ~ narrowed.sql ~ "\n)") %}
@@ -534,9 +536,11 @@ the one macro that says which.
 
 
 {% macro keyed_incremental_drop_temporaries(temporaries) %}
+  {%- set drops = [] -%}
   {%- for temporary in temporaries -%}
-    {% do run_query("drop " ~ temporary.split(' ')[0] ~ " if exists " ~ temporary.split(' ', 1)[1]) %}
+    {%- do drops.append("drop " ~ temporary.split(' ')[0] ~ " if exists " ~ temporary.split(' ', 1)[1]) -%}
   {%- endfor -%}
+  {%- if drops -%}{% do run_query(drops | join(";\n")) %}{%- endif -%}
 {% endmacro %}
 
 
