@@ -1,11 +1,20 @@
-"""Charts of the marts as small PNGs, for the Dagster UI (no Dagster here).
+"""The charts of the marts, drawn once with matplotlib: inline SVG in the HTML report, PNG in the Dagster UI.
 
-Each chart function takes the mart's rows as a Polars frame and returns PNG bytes; `*_charts(con)` read
-the mart from a warehouse connection and return Markdown images (`![](data:image/png;base64,...)`), which
-the assets attach to their materialization metadata. The PNGs live in Dagster's event log, so they are
-drawn small and saved as palette PNGs: each stays well under 60 KB (tests/unit/test_charts.py).
+    chart = bridge_chart(waterfall)      # a Chart: one matplotlib Figure, laid out in CSS pixels
+    chart.svg("bridge")                  # the report's inline <svg>: text stays text, bars are <rect>s with
+                                         # their amount as a tooltip, no clip path, no external reference
+    chart.png()                          # the UI's palette PNG (a few dozen KB, MAX_PNG_BYTES at most)
 
-matplotlib is used through its object API with the Agg canvas (no pyplot): no global state, no display.
+A chart is laid out for the width it has in the report at full width (HALF or FULL, the page's columns):
+one SVG unit is one CSS pixel, so its text is the size it is drawn at (never under 10 px) and month labels
+that do not fit their slot are thinned out (every 2nd, 3rd … month) instead of shrunk; the bridge's step
+names, which must all show, slant instead. On a narrower window the report scrolls a chart sideways rather
+than shrinking its text. The UI's PNGs are the same figures with a caption, at DPI.
+
+`waterfall_charts(con)`, `metrics_charts(con)` and `cohort_charts(con)` give the UI's Markdown images
+(`![](data:image/png;base64,...)`); the cohort heatmaps are UI pictures only (the report shows the same
+colours as a table, transforms/palette.py). matplotlib is used through its object API with the Agg and SVG
+canvases (no pyplot): no global state, no display.
 """
 
 from __future__ import annotations
@@ -13,153 +22,196 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Sequence
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import duckdb
+import matplotlib
 import polars as pl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 from PIL import Image
 
+from transforms.formatting import money as money_text
+from transforms.formatting import money_short, percent
+from transforms.palette import COLORS, RETENTION_INK, RETENTION_STOPS
+
 MAX_PNG_BYTES = 60_000
-DPI = 90
+DPI = 90  # the UI's PNGs: 1.25 image pixels per CSS pixel
+HALF, FULL = 563, 1150  # the report's chart widths at full page width (CSS px): a half and a whole column
+X_LABEL_PX = 10.5  # month and step labels; axis values are 10 px, the smallest text drawn
+SLANT_DEGREES = 35
 
-# One colour per movement, shared with the HTML report (transforms/report_template/report.css).
-COLORS = {
-    "total": "#455a64",
-    "new": "#2e7d32",
-    "expansion": "#66bb6a",
-    "reactivation": "#00897b",
-    "contraction": "#ef6c00",
-    "churned": "#c62828",
-    "fx": "#7e57c2",
-    "line": "#1565c0",
-    "grid": "#e0e0e0",
-}
-MOVEMENTS = [  # (column, label, sign in the bridge)
-    ("new_mrr", "New", 1),
-    ("expansion_mrr", "Expansion", 1),
-    ("reactivation_mrr", "Reactivation", 1),
-    ("contraction_mrr", "Contraction", -1),
-    ("churned_mrr", "Churned", -1),
-    ("fx_adjustment", "FX", 1),
+money = money_short  # the charts' money labels: $950, $1.2k, $28k, $1.23M (transforms/formatting.py)
+
+MOVEMENTS = [  # (column, label, sign in the bridge, colour key)
+    ("new_mrr", "New", 1, "new"),
+    ("expansion_mrr", "Expansion", 1, "expansion"),
+    ("reactivation_mrr", "Reactivation", 1, "reactivation"),
+    ("contraction_mrr", "Contraction", -1, "contraction"),
+    ("churned_mrr", "Churned", -1, "churned"),
+    ("fx_adjustment", "FX", 1, "fx"),
 ]
-_COLOR_OF = {"new_mrr": "new", "expansion_mrr": "expansion", "reactivation_mrr": "reactivation",
-             "contraction_mrr": "contraction", "churned_mrr": "churned", "fx_adjustment": "fx"}
-RETENTION_CMAP = LinearSegmentedColormap.from_list("retention", ["#fbe9e7", "#ffcc80", "#a5d6a7", "#1b5e20"])
+RETENTION_CMAP = LinearSegmentedColormap.from_list("retention", RETENTION_STOPS)
+_MEASURE = TextToPath()
 
 
-# ------------------------------------------------------------------------------------------ formatting
-
-def money(value: float) -> str:
-    """$1.23M, $281k, $950: short enough for a bar label."""
-    sign = "−" if value < 0 else ""
-    value = abs(value)
-    if value >= 1e6:
-        return f"{sign}${value / 1e6:.2f}M"
-    if value >= 1e4:
-        return f"{sign}${value / 1e3:.0f}k"
-    if value >= 1e3:
-        return f"{sign}${value / 1e3:.1f}k"
-    return f"{sign}${value:.0f}"
+def text_width(text: str, size: float) -> float:
+    """The width of `text` in CSS px at font size `size` (DejaVu Sans, matplotlib's font)."""
+    width, _, _ = _MEASURE.get_text_width_height_descent(text, FontProperties(size=size), ismath=False)
+    return width
 
 
-def _money_axis(ax) -> None:
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money(v)))
+def month_label(month) -> str:
+    return month.strftime("%b %y")
 
 
-def _month_labels(months: Sequence) -> list[str]:
-    return [m.strftime("%b %y") for m in months]
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round axis values (steps of 1, 2, 5 × 10^k) covering low … high."""
+    if not high > low:
+        high = low + 1
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    norm = raw / magnitude
+    step = (1 if norm < 1.5 else 2 if norm < 3 else 5 if norm < 7 else 10) * magnitude
+    ticks, value = [], math.floor(low / step) * step
+    while value <= high + step * 1e-9:
+        ticks.append(0.0 if abs(value) < step * 1e-9 else value)
+        value += step
+    if ticks[-1] < high:
+        ticks.append(ticks[-1] + step)
+    return ticks
 
 
-def _style(ax) -> None:
-    ax.grid(axis="y", color=COLORS["grid"], linewidth=0.6)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize=7)
+# ------------------------------------------------------------------------------------------ the frame
+
+@dataclass
+class Chart:
+    """One figure with one plot area placed in CSS px, and the tooltips of its bars and dots."""
+
+    figure: Figure
+    ax: object
+    width: int
+    height: int
+    margin: dict[str, float]
+    lo: float = 0.0
+    hi: float = 1.0
+    base_height: int = 0  # the height without the caption band (the UI's PNGs carry a caption on top)
+    tips: dict[str, tuple[str, float]] = field(default_factory=dict)  # gid -> (tooltip, corner radius)
+
+    def tip(self, artist, text: str, radius: float = 0.0):
+        """Give `artist` a tooltip in the SVG (and round a bar's corners by `radius` px)."""
+        gid = f"tip{len(self.tips)}"
+        artist.set_gid(gid)
+        self.tips[gid] = (text, radius)
+        return artist
+
+    def svg(self, name: str, label: str) -> str:
+        return figure_svg(self, name, label)
+
+    def png(self) -> bytes:
+        return png_bytes(self.figure)
 
 
-def _thin_ticks(ax, labels: list[str], max_labels: int = 12) -> None:
-    step = max(1, math.ceil(len(labels) / max_labels))
-    positions = list(range(0, len(labels), step))
-    ax.set_xticks(positions)
-    ax.set_xticklabels([labels[i] for i in positions], rotation=0, fontsize=7)
+def frame(*, width: int, height: int, slots: int, y_min: float, y_max: float, y_format: Callable[[float], str],
+          x_labels: Sequence[str], margin: dict | None = None, y_floor: float | None = None,
+          all_x_labels: bool = False, max_x_labels: int = 12, caption: str | None = None) -> Chart:
+    """A chart's frame: y grid and values, x slots with their labels thinned (or slanted) to fit."""
+    m = {"top": 14, "right": 12, "bottom": 26, "left": 62} | (margin or {})
+    slot_w = (width - m["left"] - m["right"]) / max(slots, 1)
+    every, slant = max(1, math.ceil(len(x_labels) / max_x_labels)), False
+    if x_labels:
+        widest = max(text_width(label, X_LABEL_PX) for label in x_labels) + 6
+        if all_x_labels:
+            slant = widest > slot_w
+        else:
+            every = max(every, math.ceil(widest / slot_w))
+        if slant:
+            extra = math.ceil(widest * math.sin(math.radians(SLANT_DEGREES)))
+            m["bottom"] += extra
+            height += extra
+    base_height = height
+    if caption:
+        m["top"] += 22
+        height += 22
+    figure = Figure(figsize=(width / 72, height / 72), dpi=72, facecolor="white")
+    if caption:
+        figure.text(m["left"] / width, 1 - 16 / height, caption, fontsize=12, color=COLORS["net"],
+                    ha="left", va="baseline")
+    ax = figure.add_axes((m["left"] / width, m["bottom"] / height, (width - m["left"] - m["right"]) / width,
+                          (height - m["top"] - m["bottom"]) / height))
+    ax.patch.set_visible(False)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ticks = nice_ticks(y_min, y_max)
+    lo = y_floor if y_floor is not None else ticks[0]
+    hi = ticks[-1]
+    ax.set_ylim(lo, hi if hi > lo else lo + 1)
+    ax.set_xlim(-0.5, max(slots, 1) - 0.5)
+    shown = [t for t in ticks if t >= lo]
+    for t in shown:
+        ax.axhline(t, color=COLORS["grid"], linewidth=1, zorder=0)
+    ax.set_yticks(shown)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: y_format(v)))
+    ax.tick_params(axis="y", length=0, pad=6, labelsize=10, labelcolor=COLORS["muted"])
+    positions = list(range(0, len(x_labels), every))
+    ax.set_xticks(positions, [x_labels[i] for i in positions])
+    ax.tick_params(axis="x", length=0, pad=5, labelsize=X_LABEL_PX, labelcolor=COLORS["muted"])
+    if slant:
+        for label in ax.get_xticklabels():
+            label.set(rotation=SLANT_DEGREES, ha="right", rotation_mode="anchor")
+    return Chart(figure, ax, width, height, m, lo=lo, hi=hi, base_height=base_height)
 
 
-def png_bytes(fig: Figure, colors: int = 96) -> bytes:
-    """Render a figure to a palette PNG (a few dozen KB instead of a few hundred)."""
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-    palette = image.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    palette.save(out, format="PNG", optimize=True)
-    return out.getvalue()
+def _legend(chart: Chart, items: list[dict]) -> None:
+    """Keys along the top margin, left to right from the plot's left edge (baseline 12 px from the top): a
+    square for bars, a short line for lines; each item {label, color, line: bool, width, dash}."""
+    figure, width, height = chart.figure, chart.width, chart.height
+    x, baseline = chart.margin["left"], 12 + (chart.height - chart.base_height)
+    for item in items:
+        if item.get("line"):
+            figure.add_artist(Line2D([x / width, (x + 16) / width], [1 - (baseline - 4) / height] * 2,
+                                     transform=figure.transFigure, color=item["color"],
+                                     linewidth=item.get("width", 2), dashes=item.get("dash", ())))
+            text_x = x + 20
+        else:
+            figure.add_artist(Rectangle((x / width, 1 - (baseline + 1) / height), 10 / width, 10 / height,
+                                        transform=figure.transFigure, color=item["color"], linewidth=0))
+            text_x = x + 14
+        figure.text(text_x / width, 1 - baseline / height, item["label"], fontsize=10.5, color=COLORS["text"],
+                    ha="left", va="baseline")
+        x = text_x + text_width(item["label"], 10.5) + 6
 
 
-def markdown_image(png: bytes, alt: str) -> str:
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+def _dots(chart: Chart, values: Sequence[float], color: str, tooltip: Callable[[int, float], str]) -> None:
+    for i, v in enumerate(values):
+        if v is not None and math.isfinite(v):
+            [dot] = chart.ax.plot([i], [v], marker="o", markersize=5, color=color, linestyle="none", zorder=4)
+            chart.tip(dot, tooltip(i, v))
 
 
-def _figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def _floats(values: Sequence) -> list[float]:
+    return [math.nan if v is None else float(v) for v in values]
 
 
-def _empty_chart(title: str, message: str) -> bytes:
-    fig = _figure(6, 1.2)
-    ax = fig.add_subplot()
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, f"{title}: {message}", ha="center", va="center", fontsize=9, color="#555")
-    return png_bytes(fig)
-
-
-# ------------------------------------------------------------------------------------------ charts
-
-def waterfall_bridge(waterfall: pl.DataFrame, month=None) -> bytes:
-    """The bridge for one month (default: the latest): opening → each movement → FX → closing."""
-    if waterfall.is_empty():
-        return _empty_chart("MRR bridge", "no months yet")
-    frame = waterfall.sort("month")
-    row = frame.row(-1, named=True) if month is None else frame.filter(pl.col("month") == month).row(0, named=True)
-    steps = bridge_steps(row)
-
-    fig = _figure(7, 3.2)
-    ax = fig.add_subplot()
-    labels = [label for label, *_ in steps]
-    for i, (_, bottom, height, kind, value) in enumerate(steps):
-        ax.bar(i, height, bottom=bottom, color=COLORS[kind], width=0.62)
-        top = bottom + max(height, 0)
-        ax.annotate(money(value), (i, top), xytext=(0, 2), textcoords="offset points", ha="center",
-                    va="bottom", fontsize=7)
-    for i in range(len(steps) - 1):  # connectors: where the running total stands between bars
-        _, bottom, height, _, value = steps[i]
-        level = bottom + height if i == 0 or value >= 0 else bottom
-        ax.plot([i + 0.31, i + 0.69], [level, level], color="#9e9e9e", linewidth=0.7)
-    ax.set_xticks(range(len(steps)))
-    ax.set_xticklabels(labels, fontsize=7)
-    _money_axis(ax)
-    _style(ax)
-    floor = bridge_axis_floor(steps)
-    title = f"MRR bridge, {row['month'].strftime('%B %Y')}"
-    if floor > 0:
-        ax.set_ylim(bottom=floor)
-        title += f" (axis starts at {money(floor)})"
-    ax.set_title(title, fontsize=9, loc="left")
-    return png_bytes(fig)
-
+# ------------------------------------------------------------------------------------------ the charts
 
 def bridge_steps(row: dict) -> list[tuple[str, float, float, str, float]]:
     """(label, bottom, height, colour key, signed value) for each bar of the bridge; heights are ≥ 0."""
     opening = float(row["opening_mrr"])
     steps = [("Opening", 0.0, opening, "total", opening)]
     level = opening
-    for column, label, sign in MOVEMENTS:
+    for column, label, sign, color in MOVEMENTS:
         value = sign * float(row[column] or 0)
         bottom = level if value >= 0 else level + value
-        steps.append((label, bottom, abs(value), _COLOR_OF[column], value))
+        steps.append((label, bottom, abs(value), color, value))
         level += value
     closing = float(row["closing_mrr"])
     steps.append(("Closing", 0.0, closing, "total", closing))
@@ -178,73 +230,278 @@ def bridge_axis_floor(steps: list[tuple[str, float, float, str, float]]) -> floa
     return 0.0 if floor < 0.3 * min(totals) else floor
 
 
+def bridge_chart(waterfall: pl.DataFrame, month=None, width: int = HALF, caption: bool = False) -> Chart:
+    """The bridge for one month (default: the latest): opening → each movement → FX → closing."""
+    frame_ = waterfall.sort("month")
+    row = frame_.row(-1, named=True) if month is None else frame_.filter(pl.col("month") == month).row(0, named=True)
+    steps = bridge_steps(row)
+    floor = bridge_axis_floor(steps)
+    top = max(bottom + height for _, bottom, height, *_ in steps)
+    title = f"MRR bridge, {row['month']:%B %Y}" + (f" (axis starts at {money(floor)})" if floor > 0 else "")
+    chart = frame(width=width, height=270, slots=len(steps), y_min=floor, y_max=top * 1.04, y_format=money,
+                  y_floor=floor if floor > 0 else None, x_labels=[s[0] for s in steps], all_x_labels=True,
+                  caption=title if caption else None)
+    ax = chart.ax
+    for i, (label, bottom, height, color, value) in enumerate(steps):
+        base = max(bottom, chart.lo)
+        bar_top = max(bottom + height, chart.lo)
+        plot_px = chart.height - chart.margin["top"] - chart.margin["bottom"]
+        visible = max(bar_top - base, 0.8 * (chart.hi - chart.lo) / plot_px)  # a $0 step still shows
+        [bar] = ax.bar(i, visible, bottom=base, width=0.64, color=COLORS[color], zorder=2)
+        chart.tip(bar, f"{label}: {money_text(value)}", radius=2)
+        sign = "+" if value > 0 and 0 < i < len(steps) - 1 else ""
+        ax.annotate(sign + money(value), (i, bar_top), xytext=(0, 4), textcoords="offset points", ha="center",
+                    va="baseline", fontsize=10.5, color=COLORS["text"])
+        if i < len(steps) - 1:  # connectors: where the running total stands between bars
+            level = bottom + height if i == 0 or value >= 0 else bottom
+            ax.plot([i + 0.32, i + 0.68], [level, level], color=COLORS["reference"], linewidth=1,
+                    dashes=(2, 2), zorder=1)
+    if floor > 0 and not caption:
+        chart.figure.text(1 - chart.margin["right"] / chart.width, 1 - (chart.margin["top"] - 2) / chart.height,
+                          f"axis starts at {money(chart.lo)}", ha="right", va="baseline", fontsize=10,
+                          color=COLORS["muted"])
+    return chart
+
+
+def movements_chart(waterfall: pl.DataFrame, width: int = HALF, caption: bool = False) -> Chart:
+    """Each month's movements as stacked bars (gains up, losses down) with the net change as a line."""
+    frame_ = waterfall.sort("month")
+    months = [month_label(m) for m in frame_["month"].to_list()]
+    stacks, lo, hi = [], 0.0, 0.0
+    for row in frame_.iter_rows(named=True):
+        up = down = 0.0
+        parts = []
+        for column, label, sign, color in MOVEMENTS:
+            v = sign * float(row[column] or 0)
+            parts.append((label, color, v, up if v >= 0 else down))
+            if v >= 0:
+                up += v
+            else:
+                down += v
+        lo, hi = min(lo, down), max(hi, up)
+        stacks.append((parts, up + down))
+    chart = frame(width=width, height=270, slots=len(stacks), y_min=lo, y_max=hi * 1.12 or 1, y_format=money,
+                  x_labels=months, margin={"top": 26}, caption="MRR by movement, every month" if caption else None)
+    ax = chart.ax
+    for i, (parts, _) in enumerate(stacks):
+        for label, color, v, base in parts:
+            if v:
+                [bar] = ax.bar(i, v, bottom=base, width=0.76, color=COLORS[color], zorder=2)
+                chart.tip(bar, f"{months[i]} · {label}: {money_text(v)}")
+    ax.axhline(0, color=COLORS["zero"], linewidth=1, zorder=3)
+    net = [n for _, n in stacks]
+    ax.plot(range(len(net)), net, color=COLORS["net"], linewidth=1.5, zorder=4, solid_joinstyle="round")
+    _dots(chart, net, COLORS["net"], lambda i, v: f"{months[i]} · net change: {money_text(v)}")
+    _legend(chart, [{"label": label, "color": COLORS[color]} for _, label, _, color in MOVEMENTS]
+            + [{"label": "Net change", "color": COLORS["net"], "line": True}])
+    return chart
+
+
+def lines_chart(*, months: Sequence[str], series: list[dict], y_format: Callable[[float], str],
+                tip_format: Callable[[float], str], height: int, width: int, zero: bool = False,
+                reference: float | None = None, caption: str | None = None) -> Chart:
+    """Lines over the months: each series {name, values, color, width, dash, area}; a dashed reference line."""
+    finite = [v for s in series for v in s["values"] if math.isfinite(v)] or [0.0]
+    extra = [] if reference is None else [reference]
+    lo = min(0.0, *finite) if zero else min(finite + extra)
+    hi = max(finite + extra)
+    legend = len(series) > 1
+    chart = frame(width=width, height=height, slots=len(months), y_min=lo, y_max=hi, y_format=y_format,
+                  x_labels=list(months), margin={"top": 26} if legend else None, caption=caption)
+    ax = chart.ax
+    x = list(range(len(months)))
+    if reference is not None:
+        ax.axhline(reference, color=COLORS["reference"], linewidth=1, dashes=(4, 3), zorder=1)
+    for s in series:
+        if s.get("area"):
+            floor = max(chart.lo, 0.0)
+            ax.fill_between(x, [floor if not math.isfinite(v) else v for v in s["values"]], floor,
+                            color=s["color"], alpha=0.12, linewidth=0, zorder=1)
+        ax.plot(x, s["values"], color=s["color"], linewidth=s.get("width", 2), dashes=s.get("dash", ()),
+                zorder=3, solid_joinstyle="round", dash_joinstyle="round")
+        _dots(chart, s["values"], s["color"], lambda i, v, name=s["name"]: f"{months[i]} · {name}: {tip_format(v)}")
+    if legend:
+        _legend(chart, [{"label": s["name"], "color": s["color"], "line": True, "width": s.get("width", 2),
+                         "dash": s.get("dash", ())} for s in series])
+    return chart
+
+
+def mrr_chart(metrics: pl.DataFrame, width: int = FULL, caption: bool = False) -> Chart:
+    frame_ = metrics.sort("month")
+    return lines_chart(months=[month_label(m) for m in frame_["month"]], width=width, height=220, zero=True,
+                       y_format=money, tip_format=money_text, caption="MRR" if caption else None,
+                       series=[{"name": "MRR", "values": _floats(frame_["mrr"]), "color": COLORS["line"],
+                                "width": 2.2, "area": True}])
+
+
+def nrr_chart(metrics: pl.DataFrame, width: int = HALF, caption: bool = False) -> Chart:
+    frame_ = metrics.sort("month")
+    series = [{"name": "NRR (month)", "values": _floats(frame_["nrr"]), "color": COLORS["new"], "width": 1.8}]
+    if "nrr_12m" in frame_.columns:
+        series.append({"name": "NRR (12 months)", "values": _floats(frame_["nrr_12m"]),
+                       "color": COLORS["reactivation"], "width": 1.8, "dash": (5, 3)})
+    return lines_chart(months=[month_label(m) for m in frame_["month"]], width=width, height=240, reference=1.0,
+                       y_format=lambda v: percent(v, 0), tip_format=percent, series=series,
+                       caption="Net revenue retention" if caption else None)
+
+
+def churn_chart(metrics: pl.DataFrame, width: int = HALF, caption: bool = False) -> Chart:
+    frame_ = metrics.sort("month")
+    months = [month_label(m) for m in frame_["month"]]
+    values = _floats(frame_["logo_churn_rate"])
+    shown = [0.0 if not math.isfinite(v) else v for v in values]
+    chart = frame(width=width, height=240, slots=len(months), y_min=0, y_max=max(*shown, 0.01),
+                  y_format=lambda v: percent(v, 1), x_labels=months, caption="Logo churn rate" if caption else None)
+    for i, v in enumerate(values):
+        if math.isfinite(v):
+            [bar] = chart.ax.bar(i, max(v, 0.5 * chart.hi / chart.height), width=0.7, color=COLORS["churned"],
+                                 zorder=2)
+            chart.tip(bar, f"{months[i]}: {percent(v, 2)}", radius=1.5)
+    return chart
+
+
+# ------------------------------------------------------------------------------------------ SVG and PNG
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+
+
+def figure_svg(chart: Chart, name: str, label: str) -> str:
+    """The chart as an <svg> element to inline in HTML: one unit per CSS px, text as text (the page's font),
+    x labels of class `x-label`, bars as <rect> and bars and dots with a <title> tooltip; no clip path, no
+    style sheet, no metadata, ids prefixed with `name` so that several charts share a page."""
+    out = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
+        chart.figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None}, facecolor="none")
+    root = ET.fromstring(out.getvalue())
+    for element in root.iter():
+        element.tag = element.tag.removeprefix(SVG_NS)
+    _drop(root, lambda e: e.tag in ("metadata", "clipPath", "style"))
+    _drop(root, lambda e: e.tag == "defs" and len(e) == 0)
+    _drop(root, lambda e: e.tag == "g" and e.get("id") in ("patch_1",))  # the figure's white background
+    for group in root.iter("g"):
+        gid = group.get("id", "")
+        if gid.startswith("xtick_"):
+            for text in group.iter("text"):
+                text.set("class", "x-label")
+        if gid in chart.tips:
+            tooltip, radius = chart.tips[gid]
+            for path in group.findall("path"):
+                _as_rect(path, radius)
+            title = ET.Element("title")
+            title.text = tooltip
+            group.insert(0, title)
+    for element in root.iter():
+        element.attrib.pop("clip-path", None)
+        if "d" in element.attrib:
+            element.set("d", " ".join(element.get("d").split()))
+        if element.tag == "text":
+            _plain_text(element)
+        if element.tag == "use":
+            element.set("href", "#" + name + "-" + element.attrib.pop(XLINK_HREF).removeprefix("#"))
+        identifier = element.attrib.pop("id", None)
+        if identifier and element.tag == "path":  # a marker's shape, which <use> elements point to
+            element.set("id", f"{name}-{identifier}")
+    _flatten(root)
+    for attribute in ("version", "width", "height"):
+        root.attrib.pop(attribute, None)
+    root.attrib = {"class": "drawn", "width": str(chart.width), "height": str(round(chart.height)),
+                   "role": "img", "aria-label": label, **root.attrib}
+    ET.indent(root, space="")
+    return ET.tostring(root, encoding="unicode", short_empty_elements=True)
+
+
+def _drop(root: ET.Element, unwanted: Callable[[ET.Element], bool]) -> None:
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if unwanted(child):
+                parent.remove(child)
+
+
+def _flatten(parent: ET.Element) -> None:
+    """Drop empty groups and unwrap groups that only hold one element and say nothing themselves."""
+    for child in list(parent):
+        _flatten(child)
+        if child.tag == "g" and not child.attrib and len(child) <= 1:
+            index = list(parent).index(child)
+            parent.remove(child)
+            if len(child):
+                parent.insert(index, child[0])
+
+
+def _as_rect(path: ET.Element, radius: float) -> None:
+    """An axis-aligned rectangle's path ("M x y L x y L x y L x y z") as a <rect> (corners rounded)."""
+    numbers = [float(n) for n in path.get("d", "").replace("M", " ").replace("L", " ").replace("z", " ").split()]
+    xs, ys = numbers[0::2], numbers[1::2]
+    path.tag = "rect"
+    path.attrib.pop("d")
+    x, y = min(xs), min(ys)
+    path.set("x", f"{x:g}")
+    path.set("y", f"{y:g}")
+    path.set("width", f"{max(xs) - x:g}")
+    path.set("height", f"{max(ys) - y:g}")
+    if radius:
+        path.set("rx", f"{radius:g}")
+
+
+def _plain_text(text: ET.Element) -> None:
+    """The page's font, and no transform on level text (matplotlib writes rotate(-0 …) on every label)."""
+    style = [rule.strip() for rule in text.get("style", "").split(";") if rule.strip()]
+    text.set("style", "; ".join(rule for rule in style if not rule.startswith("font-family")))
+    if text.get("transform", "").startswith("rotate(-0 "):
+        text.attrib.pop("transform")
+
+
+def png_bytes(*figures: Figure, colors: int = 96) -> bytes:
+    """Figures stacked top to bottom as one palette PNG (a few dozen KB instead of a few hundred)."""
+    images = []
+    for figure in figures:
+        figure.set_dpi(DPI)
+        canvas = FigureCanvasAgg(figure)
+        canvas.draw()
+        images.append(Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+                      .convert("RGB"))
+        figure.set_dpi(72)
+    sheet = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images)), "white")
+    top = 0
+    for image in images:
+        sheet.paste(image, (0, top))
+        top += image.height
+    palette = sheet.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    palette.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def markdown_image(png: bytes, alt: str) -> str:
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+def _empty_chart(title: str, message: str) -> bytes:
+    figure = Figure(figsize=(HALF / 72, 40 / 72), dpi=72, facecolor="white")
+    figure.text(0.5, 0.5, f"{title}: {message}", ha="center", va="center", fontsize=11, color=COLORS["muted"])
+    return png_bytes(figure)
+
+
+# ------------------------------------------------------------------------------------------ the UI's PNGs
+
+def waterfall_bridge(waterfall: pl.DataFrame, month=None) -> bytes:
+    if waterfall.is_empty():
+        return _empty_chart("MRR bridge", "no months yet")
+    return bridge_chart(waterfall, month, caption=True).png()
+
+
 def mrr_movements(waterfall: pl.DataFrame) -> bytes:
-    """Each month's movements as stacked bars (gains up, losses down) with net new MRR as a line."""
     if waterfall.is_empty():
         return _empty_chart("MRR by movement", "no months yet")
-    frame = waterfall.sort("month")
-    months = _month_labels(frame["month"].to_list())
-    x = list(range(frame.height))
-    fig = _figure(7, 3.2)
-    ax = fig.add_subplot()
-    up = [0.0] * frame.height
-    down = [0.0] * frame.height
-    for column, label, sign in MOVEMENTS:
-        values = [sign * float(v or 0) for v in frame[column].to_list()]
-        bottoms = [up[i] if v >= 0 else down[i] for i, v in enumerate(values)]
-        ax.bar(x, values, bottom=bottoms, color=COLORS[_COLOR_OF[column]], width=0.75, label=label)
-        for i, v in enumerate(values):
-            if v >= 0:
-                up[i] += v
-            else:
-                down[i] += v
-    net = [u + d for u, d in zip(up, down, strict=True)]
-    ax.plot(x, net, color="#212121", linewidth=1.2, marker="o", markersize=2.5, label="Net change")
-    ax.axhline(0, color="#616161", linewidth=0.6)
-    _thin_ticks(ax, months)
-    _money_axis(ax)
-    _style(ax)
-    ax.legend(fontsize=6.5, ncol=7, loc="upper left", frameon=False, bbox_to_anchor=(0, 1.0))
-    ax.margins(y=0.18)
-    ax.set_title("MRR by movement, every month", fontsize=9, loc="left")
-    return png_bytes(fig)
+    return movements_chart(waterfall, caption=True).png()
 
 
 def saas_metrics(metrics: pl.DataFrame) -> bytes:
-    """MRR, NRR (month and 12 months) and logo churn over time, three panels sharing the months."""
+    """MRR, NRR (month and 12 months) and logo churn over time: the report's three charts, one under another."""
     if metrics.is_empty():
         return _empty_chart("SaaS metrics", "no months yet")
-    frame = metrics.sort("month")
-    months = _month_labels(frame["month"].to_list())
-    x = list(range(frame.height))
-
-    def series(column: str) -> list[float]:
-        return [math.nan if v is None else float(v) for v in frame[column].to_list()]
-
-    fig = _figure(7, 5.0)
-    mrr_ax, nrr_ax, churn_ax = fig.subplots(3, 1, sharex=True, height_ratios=[1.3, 1, 1])
-    mrr = series("mrr")
-    mrr_ax.fill_between(x, mrr, color=COLORS["line"], alpha=0.15)
-    mrr_ax.plot(x, mrr, color=COLORS["line"], linewidth=1.5)
-    _money_axis(mrr_ax)
-    mrr_ax.set_title("MRR", fontsize=8.5, loc="left")
-
-    nrr_ax.plot(x, series("nrr"), color=COLORS["new"], linewidth=1.2, marker="o", markersize=2, label="NRR (month)")
-    if "nrr_12m" in frame.columns:
-        nrr_ax.plot(x, series("nrr_12m"), color=COLORS["reactivation"], linewidth=1.2, linestyle="--",
-                    label="NRR (12 months)")
-    nrr_ax.axhline(1.0, color="#9e9e9e", linewidth=0.8, linestyle=":")
-    nrr_ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    nrr_ax.legend(fontsize=6.5, frameon=False, loc="best")
-    nrr_ax.set_title("Net revenue retention", fontsize=8.5, loc="left")
-
-    churn_ax.bar(x, series("logo_churn_rate"), color=COLORS["churned"], width=0.7)
-    churn_ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
-    churn_ax.set_title("Logo churn rate", fontsize=8.5, loc="left")
-    for ax in (mrr_ax, nrr_ax, churn_ax):
-        _style(ax)
-    _thin_ticks(churn_ax, months)
-    return png_bytes(fig)
+    return png_bytes(*(draw(metrics, width=HALF, caption=True).figure for draw in (mrr_chart, nrr_chart, churn_chart)))
 
 
 def cohort_heatmap(cohorts: pl.DataFrame, value: str = "logo_retention", title: str | None = None) -> bytes:
@@ -256,37 +513,38 @@ def cohort_heatmap(cohorts: pl.DataFrame, value: str = "logo_retention", title: 
     top = max(1.0, min(2.0, max(finite, default=1.0)))
 
     rows = len(matrix)
-    fig = _figure(7, min(1.6 + 0.2 * rows, 6.5))
-    ax = fig.add_subplot()
+    figure = Figure(figsize=(7, min(1.6 + 0.2 * rows, 6.5)), dpi=72, layout="constrained", facecolor="white")
+    ax = figure.add_subplot()
     image = ax.imshow(matrix, cmap=RETENTION_CMAP, vmin=0, vmax=top, aspect="auto", interpolation="nearest")
     if rows <= 16 and width <= 16:
         for r, row in enumerate(matrix):
             for k, v in enumerate(row):
                 if not math.isnan(v):
                     ax.text(k, r, f"{v:.0%}", ha="center", va="center", fontsize=5.5,
-                            color="white" if v > 0.75 * top else "#212121")
+                            color=RETENTION_INK[1] if v > 0.75 * top else RETENTION_INK[0])
     ax.set_yticks(range(rows))
     ax.set_yticklabels([m.strftime("%b %y") for m in cohort_months], fontsize=6)
-    _thin_ticks(ax, [str(k) for k in range(width)], max_labels=24)
+    step = max(1, math.ceil(width / 24))
+    ax.set_xticks(range(0, width, step), [str(k) for k in range(0, width, step)], fontsize=7)
     ax.set_xlabel("months since first payment", fontsize=7)
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, format=PercentFormatter(1.0, decimals=0))
+    bar = figure.colorbar(image, ax=ax, fraction=0.03, pad=0.01, format=PercentFormatter(1.0, decimals=0))
     bar.ax.tick_params(labelsize=6)
     label = title or ("Logo retention by cohort" if value == "logo_retention" else "Revenue retention by cohort")
     ax.set_title(label, fontsize=9, loc="left")
-    return png_bytes(fig)
+    return png_bytes(figure)
 
 
 def retention_matrix(cohorts: pl.DataFrame, value: str) -> tuple[list[list[float]], list, int]:
     """Rows per cohort month, columns k = 0 … max; NaN where the month is still to come (or undefined)."""
-    frame = cohorts.sort("cohort_month", "months_since_start")
-    cohort_months = frame["cohort_month"].unique(maintain_order=True).to_list()
-    width = int(frame["months_since_start"].max()) + 1
+    frame_ = cohorts.sort("cohort_month", "months_since_start")
+    cohort_months = frame_["cohort_month"].unique(maintain_order=True).to_list()
+    width = int(frame_["months_since_start"].max()) + 1
     index = {m: i for i, m in enumerate(cohort_months)}
     matrix = [[math.nan] * width for _ in cohort_months]
-    for cohort_month, k, v in frame.select("cohort_month", "months_since_start", value).iter_rows():
+    for cohort_month, k, v in frame_.select("cohort_month", "months_since_start", value).iter_rows():
         if v is not None:
             matrix[index[cohort_month]][int(k)] = float(v)
     return matrix, cohort_months, width

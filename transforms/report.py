@@ -1,32 +1,38 @@
 """The offline revenue report: one self-contained HTML file per run, read from the marts (no Dagster here).
 
-    data = collect_report_data(con)       # plain, JSON-ready numbers from the marts
-    html = render_html(data)              # the page: template + CSS + JS inlined, data embedded as JSON
+    data = collect_report_data(con)       # what each section shows, read from the marts (charts drawn)
+    html = render_html(data)              # the page: Jinja2 templates, CSS and JS inlined, autoescaped
     files = write_report(html, reports_dir, data["as_of_date"])
 
-The page works offline: no CDN, no fonts, no server. Tables, KPI cards, heatmaps and the funnel are
-rendered here as HTML (readable even with scripts off); the charts are inline SVG drawn by the page's own
-script (`report_template/report.js`), which also runs the what-if simulator. The simulator's formulas are
-those of `transforms/simulator.py` (tests/integration/test_report.py runs both and compares them).
-docs/report.md describes every section and decision.
+The page is a list of SECTIONS. Each is one template, `report_template/sections/<anchor>.html`, and one data
+function, `(con, basis) -> dict`, whose keys its template reads (docs/report.md: adding a section). Every
+value a template prints is escaped by Jinja2's autoescape: a customer's name is text, never markup; nothing
+here assembles HTML by hand. The charts are drawn once, in Python (transforms/charts.py: inline SVG here,
+PNG in the Dagster UI); the page's script (`report_template/report.js`) only runs the what-if simulator,
+whose formulas are those of `transforms/simulator.py` (tests/integration/test_report.py compares them).
+Money and percentages are written by transforms/formatting.py, colours come from transforms/palette.py.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 import duckdb
+import jinja2
+import polars as pl
+from markupsafe import Markup
 
-from transforms.charts import COLORS
+from transforms import charts, formatting
 from transforms.files import replace_atomically
 from transforms.metric_bases import Base, metric_bases
+from transforms.palette import COLORS, retention_color, retention_ink
 from transforms.simulator import Assumptions
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
@@ -86,40 +92,135 @@ DEFINITIONS = [
 ]
 
 
-# ------------------------------------------------------------------------------------------ reading the marts
+# ------------------------------------------------------------------------------------------ the sections
 
-def collect_report_data(con: duckdb.DuckDBPyConnection, top: int = TOP_ACCOUNTS) -> dict:
-    """Everything the page shows, as JSON-ready values (money as floats for drawing, exact strings for KPIs)."""
+@dataclass(frozen=True)
+class Basis:
+    """What every section may use, read once: the data's as-of instant and the two monthly marts."""
+
+    as_of: datetime
+    metrics: list[dict]  # marts.saas_metrics_monthly, by month
+    waterfall: list[dict]  # marts.mrr_waterfall, by month
+    top: int  # how many accounts a follow-up list shows
+
+    @property
+    def latest(self) -> dict:
+        return self.metrics[-1]
+
+    @property
+    def previous(self) -> dict | None:
+        return self.metrics[-2] if len(self.metrics) > 1 else None
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the page: `anchor` is its id in the page and names its template
+    (report_template/sections/<anchor>.html), `nav` its link in the header, and `data` reads what it shows:
+    a dict whose keys the template reads (and which collect_report_data returns, so no two sections may
+    use the same key)."""
+
+    anchor: str
+    nav: str
+    data: Callable[[duckdb.DuckDBPyConnection, Basis], dict]
+
+    @property
+    def template(self) -> str:
+        return f"sections/{self.anchor}.html"
+
+
+def headline(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
+    return {"kpis": headline_kpis(basis.latest, basis.previous, metric_bases(con, basis.latest["month"]))}
+
+
+def waterfall(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
+    drawn = {}
+    if basis.waterfall:
+        frame = pl.DataFrame(basis.waterfall)
+        drawn = {"bridge": charts.bridge_chart(frame).svg("bridge", "MRR bridge for the latest month"),
+                 "movements": charts.movements_chart(frame).svg("movements", "MRR movements by month")}
+    return {"waterfall": [_jsonable(row) for row in basis.waterfall], "waterfall_charts": _safe(drawn)}
+
+
+def trend(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
+    frame = pl.DataFrame(basis.metrics)
+    drawn = {"mrr": charts.mrr_chart(frame).svg("mrr", "MRR by month"),
+             "nrr": charts.nrr_chart(frame).svg("nrr", "Net revenue retention"),
+             "churn": charts.churn_chart(frame).svg("churn", "Logo churn rate by month")}
+    columns = ("month", "mrr", "customers", "nrr", "nrr_12m", "grr", "logo_churn_rate")
+    return {"metrics": [_jsonable({k: row[k] for k in columns}) for row in basis.metrics],
+            "trend_charts": _safe(drawn)}
+
+
+def simulator(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
+    return {"simulator": simulator_defaults(basis.latest, basis.waterfall)}
+
+
+def cohorts(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
+    rows = _records(con, "select * from marts.cohort_retention order by cohort_month, months_since_start")
+    return {"cohorts": {"logo_retention": retention_grid(rows, "logo_retention"),
+                        "revenue_retention": retention_grid(rows, "revenue_retention")}}
+
+
+def funnel(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
+    rows = [_jsonable(row) for row in customer_funnel(con)]
+    return {"funnel": rows, "funnel_stages": funnel_stages(rows)}
+
+
+def follow_up(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
+    return {"upsell": _sales_list(con, UPSELL_TABLE, basis.top),
+            "churn_risk": _sales_list(con, CHURN_RISK_TABLE, basis.top)}
+
+
+def definitions(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
+    return {"definitions": DEFINITIONS}
+
+
+# The page, top to bottom. A new section: a template in report_template/sections/ and a data function here.
+SECTIONS = [
+    Section("kpis", "Headline", headline),
+    Section("waterfall", "Waterfall", waterfall),
+    Section("trend", "Trend", trend),
+    Section("simulator", "What if", simulator),
+    Section("cohorts", "Cohorts", cohorts),
+    Section("funnel", "Funnel", funnel),
+    Section("sales", "Sales", follow_up),
+    Section("definitions", "Definitions", definitions),
+]
+
+
+def collect_report_data(con: duckdb.DuckDBPyConnection, top: int = TOP_ACCOUNTS,
+                        sections: list[Section] | None = None) -> dict:
+    """Everything the page shows: the as-of lines, then each section's keys (JSON-ready values; the charts
+    as SVG markup). Money is exact text where it is printed (KPIs) and floats where it is drawn."""
     as_of = con.sql("select max(as_of) from staging.calendar").fetchall()[0][0]
     if as_of is None:
         raise ValueError("the warehouse has no months yet (staging.calendar is empty): load some events first")
-    metrics = _records(con, "select * from marts.saas_metrics_monthly order by month")
-    waterfall = _records(con, "select * from marts.mrr_waterfall order by month")
-    cohorts = _records(con, "select * from marts.cohort_retention order by cohort_month, months_since_start")
-    latest = metrics[-1]
-    previous = metrics[-2] if len(metrics) > 1 else None
-    return {
+    basis = Basis(as_of=as_of, top=top,
+                  metrics=_records(con, "select * from marts.saas_metrics_monthly order by month"),
+                  waterfall=_records(con, "select * from marts.mrr_waterfall order by month"))
+    data = {
         "as_of": as_of.strftime("%Y-%m-%d %H:%M UTC"),
         "as_of_date": as_of.date().isoformat(),
-        "latest_month": latest["month"].isoformat(),
-        "previous_month": previous["month"].isoformat() if previous else None,
+        "latest_month": basis.latest["month"].isoformat(),
+        "previous_month": basis.previous["month"].isoformat() if basis.previous else None,
         "generated_at": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "kpis": headline_kpis(latest, previous, metric_bases(con, latest["month"])),
-        "waterfall": [_jsonable(row) for row in waterfall],
-        "metrics": [_jsonable({k: row[k] for k in ("month", "mrr", "customers", "nrr", "nrr_12m", "grr",
-                                                   "logo_churn_rate")}) for row in metrics],
-        "cohorts": {
-            "logo_retention": retention_grid(cohorts, "logo_retention"),
-            "revenue_retention": retention_grid(cohorts, "revenue_retention"),
-        },
-        "funnel": [_jsonable(row) for row in customer_funnel(con)],
-        "upsell": _sales_list(con, UPSELL_TABLE, top),
-        "churn_risk": _sales_list(con, CHURN_RISK_TABLE, top),
-        "simulator": simulator_defaults(latest, waterfall),
-        "definitions": DEFINITIONS,
         "colors": COLORS,
     }
+    for section in sections or SECTIONS:
+        shown = section.data(con, basis)
+        clash = set(shown) & set(data)
+        if clash:
+            raise KeyError(f"section {section.anchor!r} returns keys another part of the page uses: {sorted(clash)}")
+        data.update(shown)
+    return data
 
+
+def _safe(svgs: dict[str, str]) -> dict[str, Markup]:
+    """Charts drawn by transforms/charts.py: SVG serialized by ElementTree, every text in it escaped there."""
+    return {name: Markup(svg) for name, svg in svgs.items()}
+
+
+# ------------------------------------------------------------------------------------------ reading the marts
 
 def headline_kpis(latest: dict, previous: dict | None, bases: dict[str, Base] | None = None) -> list[dict]:
     """Each card: the latest month's value (exact text and float), last month's, and the change; `note` names
@@ -193,7 +294,7 @@ def simulator_defaults(latest_metrics: dict, waterfall: list[dict]) -> dict:
 def retention_grid(cohorts: list[dict], value: str) -> dict:
     """Rows per cohort month, columns k = 0 … max; None where the month is still to come."""
     if not cohorts:
-        return {"cohorts": [], "sizes": [], "values": [], "width": 0}
+        return {"cohorts": [], "sizes": [], "values": [], "width": 0, "top": 1.0}
     months = sorted({row["cohort_month"] for row in cohorts})
     width = max(row["months_since_start"] for row in cohorts) + 1
     index = {m: i for i, m in enumerate(months)}
@@ -204,7 +305,10 @@ def retention_grid(cohorts: list[dict], value: str) -> dict:
         sizes[i] = row["cohort_customers"]
         if row[value] is not None:
             values[i][row["months_since_start"]] = float(row[value])
-    return {"cohorts": [m.isoformat() for m in months], "sizes": sizes, "values": values, "width": width}
+    finite = [v for row in values for v in row if v is not None]
+    top = max(1.0, min(2.0, max(finite, default=1.0)))  # colours saturate at 200%
+    return {"cohorts": [m.isoformat() for m in months], "sizes": sizes, "values": values, "width": width,
+            "top": top}
 
 
 FUNNEL_SQL = """
@@ -272,6 +376,25 @@ def customer_funnel(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return _records(con, FUNNEL_SQL)
 
 
+def funnel_stages(rows: list[dict]) -> list[dict]:
+    """The funnel's summary bars, all cohorts together: each stage's count, its share of the stage before
+    (None when that is 0) and its bar's width as a share of the trials started."""
+    if not rows:
+        return []
+    totals = {k: sum(r[k] for r in rows) for k in ("trials_started", "converted", "expanded",
+                                                   "retention_measurable", "retained_12m")}
+    stages = [
+        ("Trials started", totals["trials_started"], totals["trials_started"], "all trials"),
+        ("Converted", totals["converted"], totals["trials_started"], "of trials"),
+        ("Expanded", totals["expanded"], totals["converted"], "of converted"),
+        ("Retained 12 months", totals["retained_12m"], totals["retention_measurable"],
+         f"of {totals['retention_measurable']} converted 12+ months ago"),
+    ]
+    trials = totals["trials_started"]
+    return [{"label": label, "count": count, "share": count / base if base else None, "note": note,
+             "width": 100 * count / trials if trials else 0} for label, count, base, note in stages]
+
+
 def _sales_list(con: duckdb.DuckDBPyConnection, table: str, top: int) -> dict:
     """The first `top` accounts of a follow-up list (by its rank), or why there is none."""
     schema, name = table.split(".")
@@ -314,20 +437,11 @@ def _json_value(value):
 # ------------------------------------------------------------------------------------------ formatting
 
 def format_value(value, kind: str) -> str:
+    """A KPI as its card shows it (transforms/formatting.py): money, percent, ratio or count; "—" for none."""
     if value is None:
         return "—"
-    number = float(value)
-    if kind == "money":
-        # Half up, like the page's Intl.NumberFormat (Python's format rounds half to even).
-        exact = Decimal(str(value))
-        places = Decimal("1") if abs(exact) >= 1000 else Decimal("0.01")
-        rounded = exact.quantize(places, rounding=ROUND_HALF_UP)
-        return f"{'-' if rounded < 0 else ''}${abs(rounded):,}"
-    if kind == "percent":
-        return f"{number * 100:.1f}%"
-    if kind == "ratio":
-        return f"{number:.2f}"
-    return f"{number:,.0f}"
+    return {"money": formatting.money, "percent": formatting.percent, "ratio": formatting.ratio}.get(
+        kind, formatting.count)(value)
 
 
 def format_change(change: float | None, relative: float | None, kind: str) -> str:
@@ -336,11 +450,11 @@ def format_change(change: float | None, relative: float | None, kind: str) -> st
     sign = "+" if change > 0 else ("−" if change < 0 else "±")
     arrow = "▲ " if change > 0 else ("▼ " if change < 0 else "")
     if kind == "percent":
-        return f"{arrow}{sign}{abs(change) * 100:.1f} pts"
+        return f"{arrow}{sign}{formatting.points(change)}"
     if kind == "ratio":
-        return f"{arrow}{sign}{abs(change):.2f}"
+        return f"{arrow}{sign}{formatting.ratio(abs(change))}"
     amount = format_value(abs(change), kind)
-    return f"{arrow}{sign}{amount}" + (f" ({sign}{abs(relative) * 100:.1f}%)" if relative is not None else "")
+    return f"{arrow}{sign}{amount}" + (f" ({sign}{formatting.percent(abs(relative))})" if relative is not None else "")
 
 
 def _tone(change: float | None, up_is_good: bool) -> str:
@@ -349,144 +463,12 @@ def _tone(change: float | None, up_is_good: bool) -> str:
     return "good" if (change > 0) == up_is_good else "bad"
 
 
-def _retention_color(value: float | None, top: float) -> str:
-    """The heatmap's colour for a retention value: the charts' palette (pale red → deep green)."""
-    if value is None:
-        return ""
-    stops = [(0xFB, 0xE9, 0xE7), (0xFF, 0xCC, 0x80), (0xA5, 0xD6, 0xA7), (0x1B, 0x5E, 0x20)]
-    t = min(max(value / top, 0.0), 1.0) * (len(stops) - 1)
-    i = min(int(t), len(stops) - 2)
-    f = t - i
-    r, g, b = (round(a + (c - a) * f) for a, c in zip(stops[i], stops[i + 1], strict=True))
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-# ------------------------------------------------------------------------------------------ HTML
-
-def render_html(data: dict) -> str:
-    """The page: the template with its CSS and JS inlined, the server-rendered sections and the data."""
-    template = (TEMPLATE_DIR / "report.html").read_text()
-    parts = {
-        "css": (TEMPLATE_DIR / "report.css").read_text(),
-        "js": (TEMPLATE_DIR / "report.js").read_text(),
-        "data": _script_json(data),
-        "title": html.escape(f"Revenue report — {data['as_of_date']}"),
-        "as_of": html.escape(data["as_of"]),
-        "latest_month": html.escape(_month_name(data["latest_month"])),
-        "sim_basis": html.escape(data["simulator"]["basis"]),
-        "previous_month": html.escape(_month_name(data["previous_month"]) if data["previous_month"] else "—"),
-        "generated_at": html.escape(data["generated_at"]),
-        "kpis": _kpi_cards(data["kpis"]),
-        "logo_heatmap": _heatmap(data["cohorts"]["logo_retention"], "logo"),
-        "revenue_heatmap": _heatmap(data["cohorts"]["revenue_retention"], "revenue"),
-        "funnel": _funnel(data["funnel"]),
-        "upsell": _upsell_table(data["upsell"]),
-        "churn_risk": _churn_risk_table(data["churn_risk"]),
-        "definitions": "\n".join(f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>"
-                                 for term, text in data["definitions"]),
-    }
-    missing = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", template)) - set(parts)
-    if missing:
-        raise KeyError(f"report.html names parts that render_html does not fill: {sorted(missing)}")
-    # One pass, so text inserted for one part is never read as another part's placeholder.
-    return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: parts[m.group(1)], template)
-
-
-def _script_json(data: dict) -> str:
-    # Inside <script>, "</" could close the element early: escape "<" (JSON allows \u003c in strings).
-    return json.dumps(data, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c")
-
-
-def _month_name(iso: str) -> str:
-    return date.fromisoformat(iso).strftime("%B %Y")
-
-
-def _kpi_cards(kpis: list[dict]) -> str:
-    cards = []
-    for kpi in kpis:
-        cards.append(
-            f'<div class="kpi" data-kpi="{kpi["key"]}" data-value="{html.escape(kpi["exact"] or "")}">'
-            f'<div class="kpi-label">{html.escape(kpi["label"])}</div>'
-            f'<div class="kpi-value">{html.escape(kpi["text"])}</div>'
-            f'<div class="kpi-change {kpi["tone"]}">{html.escape(kpi["change_text"])}</div>'
-            + (f'<div class="kpi-note">{html.escape(kpi["note"])}</div>' if kpi.get("note") else "")
-            + "</div>"
-        )
-    return "\n".join(cards)
-
-
-def _heatmap(grid: dict, name: str) -> str:
-    if not grid["cohorts"]:
-        return '<p class="empty">No cohorts yet: no account has paid.</p>'
-    finite = [v for row in grid["values"] for v in row if v is not None]
-    top = max(1.0, min(2.0, max(finite, default=1.0)))
-    head = "".join(f"<th>{k}</th>" for k in range(grid["width"]))
-    body = []
-    for month, size, row in zip(grid["cohorts"], grid["sizes"], grid["values"], strict=True):
-        cells = []
-        for k, v in enumerate(row):
-            if v is None:
-                cells.append('<td class="future"></td>')
-                continue
-            ink = "#fff" if v > 0.75 * top else "#212121"
-            cells.append(f'<td style="background:{_retention_color(v, top)};color:{ink}" '
-                         f'title="{html.escape(_month_name(month))} cohort, month {k}: {v * 100:.1f}%">'
-                         f"{v * 100:.0f}</td>")
-        body.append(f'<tr><th class="cohort">{date.fromisoformat(month):%b %Y}</th>'
-                    f'<td class="size">{size}</td>{"".join(cells)}</tr>')
-    return (f'<table class="heatmap" data-heatmap="{name}"><thead><tr><th>cohort</th><th>size</th>{head}</tr>'
-            f'</thead><tbody>{"".join(body)}</tbody></table>')
-
-
-def _funnel(rows: list[dict]) -> str:
-    if not rows:
-        return '<p class="empty">No trials in the events yet.</p>'
-    totals = {k: sum(r[k] for r in rows) for k in ("trials_started", "converted", "expanded",
-                                                   "retention_measurable", "retained_12m")}
-    stages = [
-        ("Trials started", totals["trials_started"], totals["trials_started"], "all trials"),
-        ("Converted", totals["converted"], totals["trials_started"], "of trials"),
-        ("Expanded", totals["expanded"], totals["converted"], "of converted"),
-        ("Retained 12 months", totals["retained_12m"], totals["retention_measurable"],
-         f"of {totals['retention_measurable']} converted 12+ months ago"),
-    ]
-    summary = []
-    for label, count, base, note in stages:
-        share = count / base if base else None
-        width = 100 * count / totals["trials_started"] if totals["trials_started"] else 0
-        pct = "—" if share is None else f"{share * 100:.0f}%"
-        summary.append(f'<div class="stage"><span class="stage-label">{html.escape(label)}</span>'
-                       f'<span class="stage-bar"><span style="width:{width:.1f}%"></span></span>'
-                       f'<span class="stage-count">{count}</span>'
-                       f'<span class="stage-share">{pct} {html.escape(note)}</span></div>')
-
-    def cell(count: int, base: int, suffix: str = "") -> str:
-        width = 100 * count / base if base else 0
-        return (f'<td><span class="cell-bar" style="width:{width:.0f}%"></span>'
-                f'<span class="cell-text">{count}{suffix}</span></td>')
-
-    body = []
-    for r in rows:
-        if r["retention_measurable"]:
-            retained = cell(r["retained_12m"], r["trials_started"],
-                            f' <small>of {r["retention_measurable"]}</small>'
-                            if r["retention_measurable"] < r["converted"] else "")
-        else:
-            retained = '<td class="na" title="nobody converted 12 or more months ago yet">—</td>'
-        body.append(f'<tr><th>{date.fromisoformat(r["cohort_month"]):%b %Y}</th>'
-                    f'{cell(r["trials_started"], r["trials_started"])}{cell(r["converted"], r["trials_started"])}'
-                    f'{cell(r["expanded"], r["trials_started"])}{retained}</tr>')
-    return (f'<div class="funnel-summary">{"".join(summary)}</div>'
-            '<table class="funnel"><thead><tr><th>trial month</th><th>trials started</th><th>converted</th>'
-            f'<th>expanded</th><th>retained 12 months</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
-
-
 # A limit reason's tag says where the account is against its limit, as its sentence does (the code stays).
 LIMIT_UTILISATION = {"seat_limit_near": ("seat_utilisation", "seat limit"),
                      "usage_limit_near": ("api_utilisation", "usage limit")}
 
 
-def _reason_label(code: str, row: dict) -> str:
+def reason_label(code: str, row: dict) -> str:
     if code in LIMIT_UTILISATION:
         column, name = LIMIT_UTILISATION[code]
         used = row.get(column)
@@ -497,66 +479,76 @@ def _reason_label(code: str, row: dict) -> str:
     return code.replace("_", " ")
 
 
-def _reasons(value, row: dict | None = None) -> str:
+def reason_codes(value) -> list[str]:
+    """A list's reasons, held as a list or as comma-separated codes."""
     codes = value if isinstance(value, list) else [c for c in str(value or "").split(",") if c]
-    return " ".join(f'<span class="reason">{html.escape(_reason_label(c.strip(), row or {}))}</span>' for c in codes)
+    return [c.strip() for c in codes]
 
 
-# A name is the customer's text: escaped, its control characters made spaces, and cut to this many characters
-# (the whole name is in the title) so that a hostile or runaway name cannot break the page's layout.
+# A name is the customer's text: its control characters made spaces, and cut to this many characters (the
+# whole name, up to 2,000 characters, is in the title) so that a runaway name cannot break the page's layout.
 NAME_CHARS = 120
+TITLE_CHARS = 2000
 
 
-def _display_name(value: object) -> tuple[str, str]:
-    """(shown, title) for a name: both HTML-escaped; shown cut at NAME_CHARS."""
+def display_name(value: object) -> dict[str, str]:
+    """{"shown", "title"} for a name: plain text (the template escapes it); shown cut at NAME_CHARS."""
     text = re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", str(value))
     shown = text if len(text) <= NAME_CHARS else text[: NAME_CHARS - 1] + "…"
-    return html.escape(shown), html.escape(text[:2000], quote=True)
+    return {"shown": shown, "title": text[:TITLE_CHARS]}
+
+
+def _month_name(iso: str | None) -> str:
+    return date.fromisoformat(iso).strftime("%B %Y") if iso else "—"
+
+
+def _short_month(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%b %Y")
+
+
+# ------------------------------------------------------------------------------------------ HTML
+
+@cache
+def environment() -> jinja2.Environment:
+    """The templates in report_template/, every printed value escaped (autoescape), undefined names an error."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    # `tojson` writes the data the page's script reads: "<", ">", "&" and "'" as \u escapes, so a value
+    # can never close the <script> element it sits in.
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "allow_nan": False, "sort_keys": False}
+    env.filters.update(money=lambda value: format_value(value, "money"), percent=formatting.percent, month_name=_month_name,
+                       short_month=_short_month)
+    env.globals.update(retention_color=retention_color, retention_ink=retention_ink, reason_label=reason_label,
+                       reason_codes=reason_codes, display_name=display_name)
+    return env
+
+
+def render_html(data: dict, sections: list[Section] | None = None) -> str:
+    """The page: report_template/report.html with each section's template, the CSS and the simulator's
+    script inlined, and the data the script needs embedded as JSON."""
+    env = environment()
+    script = Markup((TEMPLATE_DIR / "report.js").read_text())  # our own static file, inlined as it is
+    page_data = {key: data[key] for key in ("as_of_date", "latest_month", "simulator", "colors")}
+    return env.get_template("report.html").render(data, sections=sections or SECTIONS, page_data=page_data,
+                                                  script=script)
+
+
+def _macro(name: str):
+    return getattr(environment().get_template("parts.html").module, name)
+
+
+# The page's parts, as the templates render them (tests read them one by one).
+def _kpi_cards(kpis: list[dict]) -> str:
+    return str(_macro("kpi_cards")(kpis))
 
 
 def _account_cell(row: dict) -> str:
-    name, title = _display_name(row.get("account_name") or row["account_id"])
-    account_id, _ = _display_name(row["account_id"])
-    return f'<td title="{title}"><strong>{name}</strong><br><small>{account_id}</small></td>'
+    return str(_macro("account_cell")(row))
 
 
-def _upsell_table(listing: dict) -> str:
-    if not listing["available"]:
-        return '<p class="empty">The upsell list was not built in this run.</p>'
-    if not listing["rows"]:
-        return '<p class="empty">No upsell opportunity as of the latest data day.</p>'
-    body = []
-    for row in listing["rows"]:
-        plan = html.escape(f'{row.get("plan_id") or "—"} → {row.get("recommended_plan_id") or "—"}')
-        body.append(
-            f'<tr>{_account_cell(row)}<td>{html.escape(str(row.get("sales_owner") or "—"))}</td><td>{plan}</td>'
-            f'<td class="num">{format_value(row.get("mrr"), "money")}</td>'
-            f'<td class="num">+{format_value(row.get("expected_mrr_uplift"), "money")}</td>'
-            f'<td class="num">{row.get("score", "")}</td><td>{_reasons(row.get("reasons"), row)}'
-            f'<div class="summary">{html.escape(str(row.get("summary") or ""))}</div></td></tr>'
-        )
-    return (f'<p class="note">Top {len(listing["rows"])} of {listing["total"]} by score.</p>'
-            '<table class="accounts" data-list="upsell"><thead><tr><th>account</th><th>owner</th><th>plan → offer</th>'
-            '<th>MRR</th><th>expected uplift</th><th>score</th><th>reasons</th></tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
-
-
-def _churn_risk_table(listing: dict) -> str:
-    if not listing["available"]:
-        return '<p class="empty">The churn-risk list was not built in this run.</p>'
-    if not listing["rows"]:
-        return '<p class="empty">No account at churn risk as of the latest data day.</p>'
-    body = []
-    for row in listing["rows"]:
-        body.append(
-            f'<tr>{_account_cell(row)}<td>{html.escape(str(row.get("sales_owner") or "—"))}</td>'
-            f'<td class="num">{format_value(row.get("mrr"), "money")}</td>'
-            f'<td class="num">{row.get("score", "")}</td><td>{_reasons(row.get("reasons"))}'
-            f'<div class="summary">{html.escape(str(row.get("summary") or ""))}</div></td></tr>'
-        )
-    return (f'<p class="note">Top {len(listing["rows"])} of {listing["total"]} by score.</p>'
-            '<table class="accounts" data-list="churn_risk"><thead><tr><th>account</th><th>owner</th><th>MRR</th>'
-            f'<th>score</th><th>reasons</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
+def _reasons(value, row: dict | None = None) -> str:
+    return str(_macro("reasons")(value, row or {}))
 
 
 # ------------------------------------------------------------------------------------------ files
