@@ -175,14 +175,17 @@ def test_a_chart_is_svg_the_page_can_inline():
 
 
 def test_month_labels_are_thinned_to_fit_not_shrunk():
-    # 60 months across 563 px: slots of (563 - 74) / 60 = 8.2 px, a label "Jan 25" about 36 px wide:
-    # every 5th month is labelled (ceil((36 + 6) / 8.2) = 6 is the most it can need), all at 10.5 px.
+    # 60 months across 563 px: slots of (563 - 62 - 12) / 60 = 8.15 px; the widest label, "May 21", is 38.4 px
+    # at 10.5 px, 44.4 with its 6 px of room: every ceil(44.4 / 8.15) = 6th month is labelled, 10 labels (at
+    # most 12, every 5th, would be the only rule without the width), all at 10.5 px, 6 slots = 48.9 px apart.
     frame = pl.DataFrame({"month": pl.date_range(pl.date(2021, 1, 1), pl.date(2025, 12, 1), "1mo", eager=True),
                           "mrr": [float(i) for i in range(60)]})
+    assert charts.text_width("May 21", charts.X_LABEL_PX) == pytest.approx(38.4, abs=0.1)
     svg = charts.mrr_chart(frame, width=charts.HALF).svg("mrr", "MRR")
     labels = re.findall(r'<text style="font-size: ([\d.]+)px[^>]*class="x-label"[^>]*>([^<]*)</text>', svg)
+    assert [text for _, text in labels] == ["Jan 21", "Jul 21", "Jan 22", "Jul 22", "Jan 23", "Jul 23", "Jan 24",
+                                            "Jul 24", "Jan 25", "Jul 25"]
     assert {size for size, _ in labels} == {"10.5"}
-    assert 60 / 6 <= len(labels) <= 60 / 4
 
 
 def test_two_charts_on_one_page_share_no_id():
