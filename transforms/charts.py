@@ -36,7 +36,8 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import PercentFormatter
+from matplotlib.transforms import offset_copy
 from PIL import Image
 
 from transforms.formatting import money as money_text
@@ -48,6 +49,7 @@ DPI = 90  # the UI's PNGs: 1.25 image pixels per CSS pixel
 HALF, FULL = 563, 1150  # the report's chart widths at full page width (CSS px): a half and a whole column
 X_LABEL_PX = 10.5  # month and step labels; axis values are 10 px, the smallest text drawn
 SLANT_DEGREES = 35
+X_LABEL = "x-label"  # the class of month and step labels in the SVG (the browser test measures them)
 
 money = money_short  # the charts' money labels: $950, $1.2k, $28k, $1.23M (transforms/formatting.py)
 
@@ -147,9 +149,7 @@ def frame(*, width: int, height: int, slots: int, y_min: float, y_max: float, y_
                     ha="left", va="baseline")
     ax = figure.add_axes((m["left"] / width, m["bottom"] / height, (width - m["left"] - m["right"]) / width,
                           (height - m["top"] - m["bottom"]) / height))
-    ax.patch.set_visible(False)
-    for side in ax.spines.values():
-        side.set_visible(False)
+    ax.set_axis_off()  # no matplotlib axis: the values and labels below are placed as the page placed them
     ticks = nice_ticks(y_min, y_max)
     lo = y_floor if y_floor is not None else ticks[0]
     hi = ticks[-1]
@@ -158,15 +158,14 @@ def frame(*, width: int, height: int, slots: int, y_min: float, y_max: float, y_
     shown = [t for t in ticks if t >= lo]
     for t in shown:
         ax.axhline(t, color=COLORS["grid"], linewidth=1, zorder=0)
-    ax.set_yticks(shown)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: y_format(v)))
-    ax.tick_params(axis="y", length=0, pad=6, labelsize=10, labelcolor=COLORS["muted"])
-    positions = list(range(0, len(x_labels), every))
-    ax.set_xticks(positions, [x_labels[i] for i in positions])
-    ax.tick_params(axis="x", length=0, pad=5, labelsize=X_LABEL_PX, labelcolor=COLORS["muted"])
-    if slant:
-        for label in ax.get_xticklabels():
-            label.set(rotation=SLANT_DEGREES, ha="right", rotation_mode="anchor")
+        # the value 6 px left of the plot, its baseline 4 px below the grid line
+        ax.text(0, t, y_format(t), transform=offset_copy(ax.get_yaxis_transform(), figure, x=-6, y=-4, units="points"),
+                ha="right", va="baseline", fontsize=10, color=COLORS["muted"])
+    for i in range(0, len(x_labels), every):  # the label's baseline 15 px under the plot
+        label = ax.text(i, 0, x_labels[i], transform=offset_copy(ax.get_xaxis_transform(), figure, y=-15, units="points"),
+                        ha="right" if slant else "center", va="baseline", fontsize=X_LABEL_PX,
+                        color=COLORS["muted"], rotation=SLANT_DEGREES if slant else 0, rotation_mode="anchor")
+        label.set_gid(X_LABEL)
     return Chart(figure, ax, width, height, m, lo=lo, hi=hi, base_height=base_height)
 
 
@@ -193,8 +192,16 @@ def _legend(chart: Chart, items: list[dict]) -> None:
 def _dots(chart: Chart, values: Sequence[float], color: str, tooltip: Callable[[int, float], str]) -> None:
     for i, v in enumerate(values):
         if v is not None and math.isfinite(v):
-            [dot] = chart.ax.plot([i], [v], marker="o", markersize=5, color=color, linestyle="none", zorder=4)
+            dot = chart.ax.add_line(Line2D([i], [v], marker="o", markersize=5, color=color, linestyle="none",
+                                           zorder=4))
             chart.tip(dot, tooltip(i, v))
+
+
+def _bar(chart: Chart, x: float, bottom: float, height: float, width: float, color: str, tooltip: str,
+         radius: float = 0.0) -> None:
+    """A bar centred on slot x, from `bottom` up by `height` (negative: down), with its tooltip."""
+    bar = chart.ax.add_patch(Rectangle((x - width / 2, bottom), width, height, color=color, linewidth=0, zorder=2))
+    chart.tip(bar, tooltip, radius)
 
 
 def _floats(values: Sequence) -> list[float]:
@@ -247,8 +254,7 @@ def bridge_chart(waterfall: pl.DataFrame, month=None, width: int = HALF, caption
         bar_top = max(bottom + height, chart.lo)
         plot_px = chart.height - chart.margin["top"] - chart.margin["bottom"]
         visible = max(bar_top - base, 0.8 * (chart.hi - chart.lo) / plot_px)  # a $0 step still shows
-        [bar] = ax.bar(i, visible, bottom=base, width=0.64, color=COLORS[color], zorder=2)
-        chart.tip(bar, f"{label}: {money_text(value)}", radius=2)
+        _bar(chart, i, base, visible, 0.64, COLORS[color], f"{label}: {money_text(value)}", radius=2)
         sign = "+" if value > 0 and 0 < i < len(steps) - 1 else ""
         ax.annotate(sign + money(value), (i, bar_top), xytext=(0, 4), textcoords="offset points", ha="center",
                     va="baseline", fontsize=10.5, color=COLORS["text"])
@@ -286,8 +292,7 @@ def movements_chart(waterfall: pl.DataFrame, width: int = HALF, caption: bool = 
     for i, (parts, _) in enumerate(stacks):
         for label, color, v, base in parts:
             if v:
-                [bar] = ax.bar(i, v, bottom=base, width=0.76, color=COLORS[color], zorder=2)
-                chart.tip(bar, f"{months[i]} · {label}: {money_text(v)}")
+                _bar(chart, i, base, v, 0.76, COLORS[color], f"{months[i]} · {label}: {money_text(v)}")
     ax.axhline(0, color=COLORS["zero"], linewidth=1, zorder=3)
     net = [n for _, n in stacks]
     ax.plot(range(len(net)), net, color=COLORS["net"], linewidth=1.5, zorder=4, solid_joinstyle="round")
@@ -354,9 +359,8 @@ def churn_chart(metrics: pl.DataFrame, width: int = HALF, caption: bool = False)
                   y_format=lambda v: percent(v, 1), x_labels=months, caption="Logo churn rate" if caption else None)
     for i, v in enumerate(values):
         if math.isfinite(v):
-            [bar] = chart.ax.bar(i, max(v, 0.5 * chart.hi / chart.height), width=0.7, color=COLORS["churned"],
-                                 zorder=2)
-            chart.tip(bar, f"{months[i]}: {percent(v, 2)}", radius=1.5)
+            _bar(chart, i, 0, max(v, 0.5 * chart.hi / chart.height), 0.7, COLORS["churned"],
+                 f"{months[i]}: {percent(v, 2)}", radius=1.5)
     return chart
 
 
@@ -381,9 +385,9 @@ def figure_svg(chart: Chart, name: str, label: str) -> str:
     _drop(root, lambda e: e.tag == "g" and e.get("id") in ("patch_1",))  # the figure's white background
     for group in root.iter("g"):
         gid = group.get("id", "")
-        if gid.startswith("xtick_"):
+        if gid == X_LABEL:
             for text in group.iter("text"):
-                text.set("class", "x-label")
+                text.set("class", X_LABEL)
         if gid in chart.tips:
             tooltip, radius = chart.tips[gid]
             for path in group.findall("path"):

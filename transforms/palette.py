@@ -35,11 +35,14 @@ def _rgb(hex_color: str) -> tuple[int, int, int]:
     return int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16)
 
 
+_STOPS_RGB = [_rgb(c) for c in RETENTION_STOPS]
+
+
 def retention_color(value: float | None, top: float) -> str:
     """The heatmap's colour for a retention value, interpolated between RETENTION_STOPS ("" for no value)."""
     if value is None:
         return ""
-    stops = [_rgb(c) for c in RETENTION_STOPS]
+    stops = _STOPS_RGB
     t = min(max(value / top, 0.0), 1.0) * (len(stops) - 1)
     i = min(int(t), len(stops) - 2)
     f = t - i
