@@ -13,7 +13,7 @@ than shrinking its text. The UI's PNGs are the same figures with a caption, at D
 
 `waterfall_charts(con)`, `metrics_charts(con)` and `cohort_charts(con)` give the UI's Markdown images
 (`![](data:image/png;base64,...)`); the cohort heatmaps are UI pictures only (the report shows the same
-colours as a table, transforms/palette.py). matplotlib is used through its object API with the Agg and SVG
+colours as a table, transforms/core/palette.py). matplotlib is used through its object API with the Agg and SVG
 canvases (no pyplot): no global state, no display.
 """
 
@@ -40,9 +40,9 @@ from matplotlib.ticker import PercentFormatter
 from matplotlib.transforms import offset_copy
 from PIL import Image
 
-from transforms.formatting import money as money_text
-from transforms.formatting import money_short, percent
-from transforms.palette import COLORS, RETENTION_INK, RETENTION_STOPS
+from transforms.core.formatting import money as money_text
+from transforms.core.formatting import money_short, percent
+from transforms.core.palette import COLORS, RETENTION_INK, RETENTION_STOPS
 
 MAX_PNG_BYTES = 60_000
 DPI = 90  # the UI's PNGs: 1.25 image pixels per CSS pixel
@@ -51,7 +51,7 @@ X_LABEL_PX = 10.5  # month and step labels; axis values are 10 px, the smallest 
 SLANT_DEGREES = 35
 X_LABEL = "x-label"  # the class of month and step labels in the SVG (the browser test measures them)
 
-money = money_short  # the charts' money labels: $950, $1.2k, $28k, $1.23M (transforms/formatting.py)
+money = money_short  # the charts' money labels: $950, $1.2k, $28k, $1.23M (transforms/core/formatting.py)
 
 MOVEMENTS = [  # (column, label, sign in the bridge, colour key)
     ("new_mrr", "New", 1, "new"),

@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
-from transforms.formatting import money
+from transforms.core.formatting import money
 
 SMALL_BASE_ACCOUNTS = 30  # one account moves a logo rate on fewer than 30 by more than 3 points
 LARGEST_SHARE = Decimal("0.25")  # one account holding a quarter of an MRR base moves the rate by as much

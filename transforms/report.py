@@ -10,7 +10,7 @@ value a template prints is escaped by Jinja2's autoescape: a customer's name is 
 here assembles HTML by hand. The charts are drawn once, in Python (transforms/charts.py: inline SVG here,
 PNG in the Dagster UI); the page's script (`report_template/report.js`) only runs the what-if simulator,
 whose formulas are those of `transforms/simulator.py` (tests/integration/test_report.py compares them).
-Money and percentages are written by transforms/formatting.py, colours come from transforms/palette.py.
+Money and percentages are written by transforms/core/formatting.py, colours come from transforms/core/palette.py.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ import jinja2
 import polars as pl
 from markupsafe import Markup
 
-from transforms import charts, formatting
-from transforms.files import replace_atomically
+from transforms import charts
+from transforms.core import formatting
+from transforms.core.files import replace_atomically
+from transforms.core.palette import COLORS, retention_color, retention_ink
 from transforms.metric_bases import Base, metric_bases
-from transforms.palette import COLORS, retention_color, retention_ink
 from transforms.simulator import Assumptions
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
@@ -437,7 +438,7 @@ def _json_value(value):
 # ------------------------------------------------------------------------------------------ formatting
 
 def format_value(value, kind: str) -> str:
-    """A KPI as its card shows it (transforms/formatting.py): money, percent, ratio or count; "—" for none."""
+    """A KPI as its card shows it (transforms/core/formatting.py): money, percent, ratio or count; "—" for none."""
     if value is None:
         return "—"
     return {"money": formatting.money, "percent": formatting.percent, "ratio": formatting.ratio}.get(

@@ -20,9 +20,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms.event_schema import USD
-from transforms.files import replace_atomically
-from transforms.formatting import money_expr, whole_number_expr
+from transforms.core.files import replace_atomically
+from transforms.core.formatting import money_expr, whole_number_expr
+from transforms.core.sql_types import USD
 from transforms.safe_text import neutralize_csv_text
 from transforms.sql_models import comment_table, markdown_table
 
@@ -462,7 +462,7 @@ def _conform(frame: pl.DataFrame, columns: list[Column]) -> pl.DataFrame:
 # -------------------------------------------------------------------------------------------- sentences
 
 
-# Amounts and whole numbers in the sentences: transforms/formatting.py (exact to the cent, no rounding).
+# Amounts and whole numbers in the sentences: transforms/core/formatting.py (exact to the cent, no rounding).
 _whole = whole_number_expr
 money = money_expr
 

@@ -15,8 +15,8 @@ from decimal import Decimal
 
 import duckdb
 
-from transforms import formatting
-from transforms.palette import COLORS
+from transforms.core import formatting
+from transforms.core.palette import COLORS
 
 # The UI's limit for showing Markdown inline (ui-core MetadataEntry.tsx: mdStr.length < 1000).
 INLINE_LIMIT = 1000
@@ -55,7 +55,7 @@ def trend_markdown(label: str, months: Sequence, values: Sequence, text: Callabl
     return f"{words}\n\n![{label}, last {len(pairs)} months](data:image/svg+xml;base64,{image})"
 
 
-# The trend lines' formats (transforms/formatting.py): whole dollars, one-decimal percentages, counts.
+# The trend lines' formats (transforms/core/formatting.py): whole dollars, one-decimal percentages, counts.
 usd = formatting.money_whole
 percent = formatting.percent
 count = formatting.count

@@ -1,7 +1,7 @@
 """The report's rendering (transforms/report.py, report_template/): hostile text stays text on the page and in
 the data its script reads, the page is its list of sections, and the charts are SVG the page can inline.
 
-The formats of money and percentages (transforms/formatting.py) are worked out by hand below."""
+The formats of money and percentages (transforms/core/formatting.py) are worked out by hand below."""
 
 import json
 import re
@@ -13,8 +13,9 @@ import pytest
 
 from tests.support.browser import Browser, find_chromium
 from tests.support.story import Landing, account, build, build_metrics, starts, trial
-from transforms import charts, formatting, report
-from transforms.palette import COLORS, retention_color
+from transforms import charts, report
+from transforms.core import formatting
+from transforms.core.palette import COLORS, retention_color
 
 # Tags, both quotes, an attribute that would run code, a closing </script>, markup-like entities, a control
 # character and a line break: every one must reach the reader as the characters typed.
