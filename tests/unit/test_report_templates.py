@@ -1,4 +1,4 @@
-"""The report's rendering (transforms/report.py, report_template/): hostile text stays text on the page and in
+"""The report's rendering (transforms/report/): hostile text stays text on the page and in
 the data its script reads, the page is its list of sections, and the charts are SVG the page can inline.
 
 The formats of money and percentages (transforms/core/formatting.py) are worked out by hand below."""
@@ -13,9 +13,10 @@ import pytest
 
 from tests.support.browser import Browser, find_chromium
 from tests.support.story import Landing, account, build, build_metrics, starts, trial
-from transforms import charts, report
+from transforms import report
 from transforms.core import formatting
 from transforms.core.palette import COLORS, retention_color
+from transforms.report import canvas, charts
 
 # Tags, both quotes, an attribute that would run code, a closing </script>, markup-like entities, a control
 # character and a line break: every one must reach the reader as the characters typed.
@@ -181,8 +182,8 @@ def test_month_labels_are_thinned_to_fit_not_shrunk():
     # most 12, every 5th, would be the only rule without the width), all at 10.5 px, 6 slots = 48.9 px apart.
     frame = pl.DataFrame({"month": pl.date_range(pl.date(2021, 1, 1), pl.date(2025, 12, 1), "1mo", eager=True),
                           "mrr": [float(i) for i in range(60)]})
-    assert charts.text_width("May 21", charts.X_LABEL_PX) == pytest.approx(38.4, abs=0.1)
-    svg = charts.mrr_chart(frame, width=charts.HALF).svg("mrr", "MRR")
+    assert canvas.text_width("May 21", canvas.X_LABEL_PX) == pytest.approx(38.4, abs=0.1)
+    svg = charts.mrr_chart(frame, width=canvas.HALF).svg("mrr", "MRR")
     labels = re.findall(r'<text style="font-size: ([\d.]+)px[^>]*class="x-label"[^>]*>([^<]*)</text>', svg)
     assert [text for _, text in labels] == ["Jan 21", "Jul 21", "Jan 22", "Jul 22", "Jan 23", "Jul 23", "Jan 24",
                                             "Jul 24", "Jan 25", "Jul 25"]

@@ -1,5 +1,5 @@
 /* The revenue report's what-if simulator and its chart (inline SVG, redrawn as the sliders move). No
- * libraries, no network. Every other chart of the page is drawn in Python (transforms/charts.py).
+ * libraries, no network. Every other chart of the page is drawn in Python (transforms/report/charts.py).
  *
  * `project` is transforms/simulator.py's `project`, line for line: tests/integration/test_report.py runs
  * both on the same inputs and compares the numbers. Change both or neither. */

@@ -1,43 +1,18 @@
-"""The offline revenue report: one self-contained HTML file per run, read from the marts (no Dagster here).
-
-    data = collect_report_data(con)       # what each section shows, read from the marts (charts drawn)
-    html = render_html(data)              # the page: Jinja2 templates, CSS and JS inlined, autoescaped
-    files = write_report(html, reports_dir, data["as_of_date"])
-
-The page is a list of SECTIONS. Each is one template, `report_template/sections/<anchor>.html`, and one data
-function, `(con, basis) -> dict`, whose keys its template reads (docs/report.md: adding a section). Every
-value a template prints is escaped by Jinja2's autoescape: a customer's name is text, never markup; nothing
-here assembles HTML by hand. The charts are drawn once, in Python (transforms/charts.py: inline SVG here,
-PNG in the Dagster UI); the page's script (`report_template/report.js`) only runs the what-if simulator,
-whose formulas are those of `transforms/simulator.py` (tests/integration/test_report.py compares them).
-Money and percentages are written by transforms/core/formatting.py, colours come from transforms/core/palette.py.
-"""
+"""What the report shows, read from the marts: the headline cards, the simulator's starting point, the cohort
+grids, the customer funnel and the follow-up lists, as plain JSON-ready values (no HTML, no Dagster)."""
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
 
 import duckdb
-import jinja2
-import polars as pl
-from markupsafe import Markup
 
-from transforms import charts
 from transforms.core import formatting
-from transforms.core.files import replace_atomically
-from transforms.core.palette import COLORS, retention_color, retention_ink
-from transforms.metric_bases import Base, metric_bases
+from transforms.metric_bases import Base
 from transforms.simulator import Assumptions
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
-LATEST_NAME = "revenue_report_latest.html"
 TOP_ACCOUNTS = 10
 FLOW_MONTHS = 3  # full months the simulator's flows (new customers, churn, expansion) start from
 UPSELL_TABLE = "marts.upsell_opportunities"
@@ -92,136 +67,6 @@ DEFINITIONS = [
                    "in the last 30 days."),
 ]
 
-
-# ------------------------------------------------------------------------------------------ the sections
-
-@dataclass(frozen=True)
-class Basis:
-    """What every section may use, read once: the data's as-of instant and the two monthly marts."""
-
-    as_of: datetime
-    metrics: list[dict]  # marts.saas_metrics_monthly, by month
-    waterfall: list[dict]  # marts.mrr_waterfall, by month
-    top: int  # how many accounts a follow-up list shows
-
-    @property
-    def latest(self) -> dict:
-        return self.metrics[-1]
-
-    @property
-    def previous(self) -> dict | None:
-        return self.metrics[-2] if len(self.metrics) > 1 else None
-
-
-@dataclass(frozen=True)
-class Section:
-    """One section of the page: `anchor` is its id in the page and names its template
-    (report_template/sections/<anchor>.html), `nav` its link in the header, and `data` reads what it shows:
-    a dict whose keys the template reads (and which collect_report_data returns, so no two sections may
-    use the same key)."""
-
-    anchor: str
-    nav: str
-    data: Callable[[duckdb.DuckDBPyConnection, Basis], dict]
-
-    @property
-    def template(self) -> str:
-        return f"sections/{self.anchor}.html"
-
-
-def headline(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
-    return {"kpis": headline_kpis(basis.latest, basis.previous, metric_bases(con, basis.latest["month"]))}
-
-
-def waterfall(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
-    drawn = {}
-    if basis.waterfall:
-        frame = pl.DataFrame(basis.waterfall)
-        drawn = {"bridge": charts.bridge_chart(frame).svg("bridge", "MRR bridge for the latest month"),
-                 "movements": charts.movements_chart(frame).svg("movements", "MRR movements by month")}
-    return {"waterfall": [_jsonable(row) for row in basis.waterfall], "waterfall_charts": _safe(drawn)}
-
-
-def trend(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
-    frame = pl.DataFrame(basis.metrics)
-    drawn = {"mrr": charts.mrr_chart(frame).svg("mrr", "MRR by month"),
-             "nrr": charts.nrr_chart(frame).svg("nrr", "Net revenue retention"),
-             "churn": charts.churn_chart(frame).svg("churn", "Logo churn rate by month")}
-    columns = ("month", "mrr", "customers", "nrr", "nrr_12m", "grr", "logo_churn_rate")
-    return {"metrics": [_jsonable({k: row[k] for k in columns}) for row in basis.metrics],
-            "trend_charts": _safe(drawn)}
-
-
-def simulator(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
-    return {"simulator": simulator_defaults(basis.latest, basis.waterfall)}
-
-
-def cohorts(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
-    rows = _records(con, "select * from marts.cohort_retention order by cohort_month, months_since_start")
-    return {"cohorts": {"logo_retention": retention_grid(rows, "logo_retention"),
-                        "revenue_retention": retention_grid(rows, "revenue_retention")}}
-
-
-def funnel(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
-    rows = [_jsonable(row) for row in customer_funnel(con)]
-    return {"funnel": rows, "funnel_stages": funnel_stages(rows)}
-
-
-def follow_up(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
-    return {"upsell": _sales_list(con, UPSELL_TABLE, basis.top),
-            "churn_risk": _sales_list(con, CHURN_RISK_TABLE, basis.top)}
-
-
-def definitions(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
-    return {"definitions": DEFINITIONS}
-
-
-# The page, top to bottom. A new section: a template in report_template/sections/ and a data function here.
-SECTIONS = [
-    Section("kpis", "Headline", headline),
-    Section("waterfall", "Waterfall", waterfall),
-    Section("trend", "Trend", trend),
-    Section("simulator", "What if", simulator),
-    Section("cohorts", "Cohorts", cohorts),
-    Section("funnel", "Funnel", funnel),
-    Section("sales", "Sales", follow_up),
-    Section("definitions", "Definitions", definitions),
-]
-
-
-def collect_report_data(con: duckdb.DuckDBPyConnection, top: int = TOP_ACCOUNTS,
-                        sections: list[Section] | None = None) -> dict:
-    """Everything the page shows: the as-of lines, then each section's keys (JSON-ready values; the charts
-    as SVG markup). Money is exact text where it is printed (KPIs) and floats where it is drawn."""
-    as_of = con.sql("select max(as_of) from staging.calendar").fetchall()[0][0]
-    if as_of is None:
-        raise ValueError("the warehouse has no months yet (staging.calendar is empty): load some events first")
-    basis = Basis(as_of=as_of, top=top,
-                  metrics=_records(con, "select * from marts.saas_metrics_monthly order by month"),
-                  waterfall=_records(con, "select * from marts.mrr_waterfall order by month"))
-    data = {
-        "as_of": as_of.strftime("%Y-%m-%d %H:%M UTC"),
-        "as_of_date": as_of.date().isoformat(),
-        "latest_month": basis.latest["month"].isoformat(),
-        "previous_month": basis.previous["month"].isoformat() if basis.previous else None,
-        "generated_at": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "colors": COLORS,
-    }
-    for section in sections or SECTIONS:
-        shown = section.data(con, basis)
-        clash = set(shown) & set(data)
-        if clash:
-            raise KeyError(f"section {section.anchor!r} returns keys another part of the page uses: {sorted(clash)}")
-        data.update(shown)
-    return data
-
-
-def _safe(svgs: dict[str, str]) -> dict[str, Markup]:
-    """Charts drawn by transforms/charts.py: SVG serialized by ElementTree, every text in it escaped there."""
-    return {name: Markup(svg) for name, svg in svgs.items()}
-
-
-# ------------------------------------------------------------------------------------------ reading the marts
 
 def headline_kpis(latest: dict, previous: dict | None, bases: dict[str, Base] | None = None) -> list[dict]:
     """Each card: the latest month's value (exact text and float), last month's, and the change; `note` names
@@ -435,7 +280,7 @@ def _json_value(value):
     return value
 
 
-# ------------------------------------------------------------------------------------------ formatting
+# ------------------------------------------------------------------------------------------ the cards' text
 
 def format_value(value, kind: str) -> str:
     """A KPI as its card shows it (transforms/core/formatting.py): money, percent, ratio or count; "—" for none."""
@@ -462,118 +307,3 @@ def _tone(change: float | None, up_is_good: bool) -> str:
     if not change:
         return "flat"
     return "good" if (change > 0) == up_is_good else "bad"
-
-
-# A limit reason's tag says where the account is against its limit, as its sentence does (the code stays).
-LIMIT_UTILISATION = {"seat_limit_near": ("seat_utilisation", "seat limit"),
-                     "usage_limit_near": ("api_utilisation", "usage limit")}
-
-
-def reason_label(code: str, row: dict) -> str:
-    if code in LIMIT_UTILISATION:
-        column, name = LIMIT_UTILISATION[code]
-        used = row.get(column)
-        if used is not None and used > 1:
-            return f"over {name}"
-        if used is not None and used == 1:
-            return f"at {name}"
-    return code.replace("_", " ")
-
-
-def reason_codes(value) -> list[str]:
-    """A list's reasons, held as a list or as comma-separated codes."""
-    codes = value if isinstance(value, list) else [c for c in str(value or "").split(",") if c]
-    return [c.strip() for c in codes]
-
-
-# A name is the customer's text: its control characters made spaces, and cut to this many characters (the
-# whole name, up to 2,000 characters, is in the title) so that a runaway name cannot break the page's layout.
-NAME_CHARS = 120
-TITLE_CHARS = 2000
-
-
-def display_name(value: object) -> dict[str, str]:
-    """{"shown", "title"} for a name: plain text (the template escapes it); shown cut at NAME_CHARS."""
-    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", str(value))
-    shown = text if len(text) <= NAME_CHARS else text[: NAME_CHARS - 1] + "…"
-    return {"shown": shown, "title": text[:TITLE_CHARS]}
-
-
-def _month_name(iso: str | None) -> str:
-    return date.fromisoformat(iso).strftime("%B %Y") if iso else "—"
-
-
-def _short_month(iso: str) -> str:
-    return date.fromisoformat(iso).strftime("%b %Y")
-
-
-# ------------------------------------------------------------------------------------------ HTML
-
-@cache
-def environment() -> jinja2.Environment:
-    """The templates in report_template/, every printed value escaped (autoescape), undefined names an error."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
-    # `tojson` writes the data the page's script reads: "<", ">", "&" and "'" as \u escapes, so a value
-    # can never close the <script> element it sits in.
-    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "allow_nan": False, "sort_keys": False}
-    env.filters.update(money=lambda value: format_value(value, "money"), percent=formatting.percent, month_name=_month_name,
-                       short_month=_short_month)
-    env.globals.update(retention_color=retention_color, retention_ink=retention_ink, reason_label=reason_label,
-                       reason_codes=reason_codes, display_name=display_name)
-    return env
-
-
-def render_html(data: dict, sections: list[Section] | None = None) -> str:
-    """The page: report_template/report.html with each section's template, the CSS and the simulator's
-    script inlined, and the data the script needs embedded as JSON."""
-    env = environment()
-    script = Markup((TEMPLATE_DIR / "report.js").read_text())  # our own static file, inlined as it is
-    page_data = {key: data[key] for key in ("as_of_date", "latest_month", "simulator", "colors")}
-    return env.get_template("report.html").render(data, sections=sections or SECTIONS, page_data=page_data,
-                                                  script=script)
-
-
-def _macro(name: str):
-    return getattr(environment().get_template("parts.html").module, name)
-
-
-# The page's parts, as the templates render them (tests read them one by one).
-def _kpi_cards(kpis: list[dict]) -> str:
-    return str(_macro("kpi_cards")(kpis))
-
-
-def _account_cell(row: dict) -> str:
-    return str(_macro("account_cell")(row))
-
-
-def _reasons(value, row: dict | None = None) -> str:
-    return str(_macro("reasons")(value, row or {}))
-
-
-# ------------------------------------------------------------------------------------------ files
-
-@dataclass(frozen=True)
-class ReportFiles:
-    dated: Path  # revenue_report_<as_of date>.html
-    latest: Path  # revenue_report_latest.html
-
-
-def write_report(page: str, reports_dir: str | Path, as_of_date: str | date) -> ReportFiles:
-    """Write the page twice (dated and latest), each atomically: a browser or a file share never sees half
-    a file. A re-run on the same data day replaces that day's file."""
-    folder = Path(reports_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    day = as_of_date if isinstance(as_of_date, str) else as_of_date.isoformat()
-    files = ReportFiles(folder / f"revenue_report_{day}.html", folder / LATEST_NAME)
-    for target in (files.dated, files.latest):
-        replace_atomically(target, lambda out: out.write(page))
-    return files
-
-
-def build_report(con: duckdb.DuckDBPyConnection, reports_dir: str | Path, top: int = TOP_ACCOUNTS
-                 ) -> tuple[ReportFiles, dict]:
-    """Read the marts, render the page and write both files; returns the files and the data shown."""
-    data = collect_report_data(con, top=top)
-    return write_report(render_html(data), reports_dir, data["as_of_date"]), data
