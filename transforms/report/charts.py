@@ -251,8 +251,15 @@ def cohort_heatmap(cohorts: pl.DataFrame, value: str = "logo_retention", title: 
     top = max(1.0, min(2.0, max(finite, default=1.0)))
 
     rows = len(matrix)
-    figure = Figure(figsize=(7, min(1.6 + 0.2 * rows, 6.5)), dpi=72, layout="constrained", facecolor="white")
-    ax = figure.add_subplot()
+    # Margins in inches, fixed (a constrained layout measured every label again on each draw): room for the
+    # title above, the cohort months left, the months-since axis below and the colour bar right.
+    width_in, height_in = 7.0, min(1.6 + 0.2 * rows, 6.5)
+    left, right, bottom, top_margin = 0.5, 0.55, 0.42, 0.3
+    figure = Figure(figsize=(width_in, height_in), dpi=72, facecolor="white")
+    ax = figure.add_axes((left / width_in, bottom / height_in, 1 - (left + right) / width_in,
+                          1 - (bottom + top_margin) / height_in))
+    colour_bar = figure.add_axes((1 - (right - 0.08) / width_in, bottom / height_in, 0.1 / width_in,
+                                  1 - (bottom + top_margin) / height_in))
     image = ax.imshow(matrix, cmap=RETENTION_CMAP, vmin=0, vmax=top, aspect="auto", interpolation="nearest")
     if rows <= 16 and width <= 16:
         for r, row in enumerate(matrix):
@@ -268,7 +275,7 @@ def cohort_heatmap(cohorts: pl.DataFrame, value: str = "logo_retention", title: 
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    bar = figure.colorbar(image, ax=ax, fraction=0.03, pad=0.01, format=PercentFormatter(1.0, decimals=0))
+    bar = figure.colorbar(image, cax=colour_bar, format=PercentFormatter(1.0, decimals=0))
     bar.ax.tick_params(labelsize=6)
     label = title or ("Logo retention by cohort" if value == "logo_retention" else "Revenue retention by cohort")
     ax.set_title(label, fontsize=9, loc="left")
