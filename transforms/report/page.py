@@ -23,7 +23,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 LATEST_NAME = "revenue_report_latest.html"
 
 
-# ------------------------------------------------------------------------------------------ what a template may call
+# ------------------------------------------------------------------------------------------ template helpers
 
 # A limit reason's tag says where the account is against its limit, as its sentence does (the code stays).
 LIMIT_UTILISATION = {"seat_limit_near": ("seat_utilisation", "seat limit"),
@@ -79,8 +79,8 @@ def environment() -> jinja2.Environment:
     # `tojson` writes the data the page's script reads: "<", ">", "&" and "'" as \u escapes, so a value
     # can never close the <script> element it sits in.
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "allow_nan": False, "sort_keys": False}
-    env.filters.update(money=lambda value: format_value(value, "money"), percent=formatting.percent, month_name=_month_name,
-                       short_month=_short_month)
+    env.filters.update(money=lambda value: format_value(value, "money"), percent=formatting.percent,
+                       month_name=_month_name, short_month=_short_month)
     env.globals.update(retention_color=retention_color, retention_ink=retention_ink, reason_label=reason_label,
                        reason_codes=reason_codes, display_name=display_name)
     return env
