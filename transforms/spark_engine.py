@@ -8,7 +8,8 @@ raw tables of the warehouse file. A run on Spark then
    project's on-run-start hook (sql/macros/spark_raw_tables.sql) declares the folders as the Spark tables
    `raw.*` before any model runs; every model is rebuilt in full (restating keys is DuckDB's);
 3. brings every table Spark wrote back into the warehouse file under the same schema and name
-   (`import_models`), so what reads them downstream (sales lists, report, serving) runs unchanged.
+   (`import_models`), so what reads them downstream (sales lists, report, serving) runs unchanged, and
+   forgets how DuckDB last built them (the next DuckDB run, and the serving file, take them whole).
 
 With the `session` method of the profile, Spark runs inside dbt's process: in local mode on this machine, or
 as the driver of a cluster named by SUBWH_SPARK_MASTER (spark://host:7077), when the Spark folder is on
@@ -123,11 +124,26 @@ def import_models(con: duckdb.DuckDBPyConnection, folder: Path,
                     con.execute(f"comment on column {qualified}.{_quoted(name)} is "
                                 f"{_literal(column_descriptions[name])}")
             imported.append(qualified)
+        forget_builds(con, imported)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     return imported
+
+
+def forget_builds(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    """The warehouse's record of how its incremental tables were built (pipeline.model_builds and
+    model_changes, "schema/table") no longer describes tables Spark replaced: forgotten, so the next DuckDB
+    run rebuilds them in full and the serving file copies them whole instead of updating the keys the
+    record names."""
+    present = {r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'pipeline'").fetchall()}
+    models = [name.replace(".", "/", 1) for name in tables]
+    for record in ("model_builds", "model_changes"):
+        if record in present and models:
+            con.execute(f"delete from pipeline.{record} where model in ({', '.join('?' for _ in models)})", models)
 
 
 def _quoted(identifier: str) -> str:

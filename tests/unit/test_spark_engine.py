@@ -76,6 +76,23 @@ def test_import_models_replaces_the_warehouse_tables_with_spark_s(tmp_path):
     assert con.execute("select count(*) from duckdb_tables() where schema_name = 'default'").fetchone() == (0,)
 
 
+def test_import_models_forgets_how_duckdb_built_the_tables_spark_replaced(tmp_path):
+    """A serving file updated key by key from DuckDB's record would keep rows Spark's tables no longer have."""
+    folder = tmp_path / "w.duckdb.spark"
+    _spark_output(folder, "marts", "accounts", "select 'acc_1' as account_id")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema pipeline")
+    con.execute("create table pipeline.model_builds as select * from (values ('marts/accounts', 1), "
+                "('marts/mrr_movements', 1)) as t(model, build_id)")
+    con.execute("create table pipeline.model_changes as select * from (values ('marts/accounts', 'acc_9'), "
+                "('marts/mrr_movements', 'acc_9')) as t(model, key_value)")
+
+    spark_engine.import_models(con, folder)
+
+    assert con.execute("select model from pipeline.model_builds").fetchall() == [("marts/mrr_movements",)]
+    assert con.execute("select model from pipeline.model_changes").fetchall() == [("marts/mrr_movements",)]
+
+
 def test_prepare_empties_what_an_earlier_spark_run_built(tmp_path):
     folder = tmp_path / "w.duckdb.spark"
     _spark_output(folder, "marts", "a_model_since_removed", "select 1 as x")
