@@ -117,5 +117,6 @@ def test_the_engine_setting():
 def test_spark_arguments_name_the_target_and_the_raw_folder(tmp_path):
     arguments = spark_engine.dbt_arguments("0.8", tmp_path)
     assert arguments[:2] == ["--target", "spark"]
+    assert arguments[4:] == ["--exclude-resource-type", "unit_test"]
     assert yaml.safe_load(arguments[3]) == {"gross_margin": "0.8", "raw_parquet_dir": str(tmp_path / "raw")}
     assert spark_engine.environment(tmp_path) == {"SUBWH_SPARK_WAREHOUSE_DIR": str(tmp_path / "tables")}
