@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from orchestration.settings import Settings
-from transforms.instant_bounds import HEAL_COMMAND, STRICT_JSON_RULES
+from transforms.core.formatting import money_cents
+from transforms.ingestion import HEAL_COMMAND, STRICT_JSON_RULES
 from transforms.sql_models import connect
 
 
@@ -16,7 +17,7 @@ def print_run_summary(settings: Settings) -> None:
         ).fetchall()
         reasons = con.sql("select reason, count(*) from raw.quarantine group by all order by 2 desc, 1").fetchall()
         accounts = con.sql("select count(*) from marts.accounts").fetchall()[0][0]
-        # tables loaded before lines were held to strict JSON (transforms/instant_bounds.py)
+        # tables loaded before lines were held to strict JSON (transforms/ingestion/instant_bounds.py)
         stale = [f"raw.{r[0]}" for r in con.sql(
             f"select stream from raw.validation_rules where line_rules < {STRICT_JSON_RULES} order by 1"
         ).fetchall()] if _has_table(con, "raw", "validation_rules") else []
@@ -24,7 +25,7 @@ def print_run_summary(settings: Settings) -> None:
         con.close()
     closing_mrr, customers = latest[0] if latest else (0, 0)
     print(f"months:            {months} ({first} .. {last})")
-    print(f"closing MRR:       ${closing_mrr:,.2f} (USD, {last})")
+    print(f"closing MRR:       {money_cents(closing_mrr)} (USD, {last})")
     print(f"active customers:  {customers} of {accounts} accounts")
     quarantined = sum(n for _, n in reasons)
     why = "".join(f", {reason} {n:,}" for reason, n in reasons[:3]) + (", ..." if len(reasons) > 3 else "")

@@ -20,8 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from tests.support.dbt import METRICS, MRR, run_models
-from transforms.event_schema import STREAMS
-from transforms.ingestion import ensure_raw_tables, load_reference, load_stream
+from transforms.ingestion import STREAMS, ensure_raw_tables, load_reference, load_stream
 from transforms.sql_models import connect
 
 _ids = itertools.count(1)

@@ -25,7 +25,7 @@ from tests.support.dbt import SALES, run_models
 from tests.support.story import Landing, build, build_metrics, rows
 from tests.unit.test_metrics import subscription_story
 from transforms import sales
-from transforms.event_schema import QUARANTINE_REASONS, REQUIRED_FIELDS, STREAM_FIELDS
+from transforms.ingestion.event_schema import QUARANTINE_REASONS, REQUIRED_FIELDS, STREAM_FIELDS
 
 DOCS = REPO_ROOT / "docs"
 INPUT_FORMAT = DOCS / "input-format.md"

@@ -28,7 +28,7 @@ from tests.support.story import (
     usage,
 )
 from transforms.dbt_project import model_doc
-from transforms.event_schema import STREAMS
+from transforms.ingestion.event_schema import STREAMS
 
 ALL_MODELS = [name.replace(".", "/") for name in qualified(ALL)]
 INCREMENTAL = [name for name in ALL_MODELS if model_doc(name.replace("/", ".")).materialized == "incremental"]

@@ -12,7 +12,7 @@ import polars as pl
 
 from orchestration.assets.dbt_models import latest_first
 from orchestration.metadata import frame_table, table_metadata
-from transforms import sparklines
+from transforms.report import sparklines
 from transforms.dbt_project import model_doc
 from transforms.sql_models import summarize_table
 
