@@ -32,7 +32,7 @@ from orchestration.automation import follows_inputs
 from orchestration.metadata import table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL, Settings
-from transforms import dbt_project
+from transforms import dbt_project, spark_engine
 from transforms.sql_models import summarize_table
 
 
@@ -120,12 +120,19 @@ def latest_first(columns) -> str | None:
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR,
             name="dbt_models", pool=WAREHOUSE_POOL)
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    """One `dbt build` for every selected model and test; then each model's table metadata and charts."""
+    """One `dbt build` for every selected model and test; then each model's table metadata and charts. On
+    Spark (SUBWH_ENGINE=spark, docs/spark.md) the raw tables go to Spark as Parquet first, and the tables
+    Spark built come back into the warehouse before their metadata is read."""
+    arguments, spark_env = dbt_project.dbt_vars(warehouse.gross_margin), {}
+    if warehouse.engine == "spark":
+        folder = spark_engine.spark_folder(warehouse.path)
+        with warehouse.connect() as con:
+            spark_engine.prepare(con, folder)
+        arguments, spark_env = spark_engine.dbt_arguments(warehouse.gross_margin, folder), spark_engine.environment(folder)
     with warehouse.handed_to_dbt() as env:
         # the subprocess inherits this environment: the warehouse's path and DuckDB settings
-        with dbt_project.environment(env):
-            invocation = dbt.cli(["build", *dbt_project.dbt_vars(warehouse.gross_margin)], context=context,
-                                 target_path=warehouse.dbt_target_dir())
+        with dbt_project.environment({**env, **spark_env}):
+            invocation = dbt.cli(["build", *arguments], context=context, target_path=warehouse.dbt_target_dir())
         events, failure, output = [], None, io.StringIO()
         # dagster-dbt echoes every dbt line to stdout: kept out of the console (`subwh run` prints one line
         # per failure); they are in the warehouse's dbt.log and in the run's events
@@ -135,6 +142,9 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
             except Exception as error:  # a model or test failed: what succeeded is still reported
                 failure = error
     with warehouse.connect() as con:
+        if warehouse.engine == "spark":
+            spark_engine.import_models(con, spark_engine.spark_folder(warehouse.path), {
+                doc.qualified_name: (doc.description, doc.columns) for doc in dbt_project.model_docs().values()})
         for event in events:
             yield _with_table_metadata(context, con, event)
     if failure is not None:
@@ -152,6 +162,8 @@ def _with_table_metadata(context: dg.AssetExecutionContext, con, event):
     columns = [r[0] for r in con.execute(
         "select column_name from duckdb_columns() where database_name = current_database() and schema_name = ? "
         "and table_name = ?", qualified.split(".")).fetchall()]
+    if not columns:  # a view built on Spark stays there (docs/spark.md): nothing here to describe
+        return event
     summary = summarize_table(con, qualified, order_by=preview_order(qualified) or latest_first(columns))
     hook = model_metadata_hook(qualified)
     extra = hook(con) if hook else {}
