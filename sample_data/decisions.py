@@ -13,7 +13,6 @@ from sample_data.company import (
     LATEST_ACTION_SECOND,
     P_PAUSE,
     P_PAUSE_AT_RISK,
-    P_SILENT_CHURN,
     PAUSED,
     PRICE_BOOK,
     REFUND_ISSUED,
@@ -51,11 +50,10 @@ class CustomerDecisions:
         tier, quantity = self.tier, self.quantity
         api_month = np.minimum(seats_end, quantity) * intensity_end * 26
         api_limit = np.where(API_LIMIT[tier] < 0, UNLIMITED_API, API_LIMIT[tier])
-        one = np.ones(n, dtype=bool)
 
         # Churn: most after a usage collapse last month, a few out of the blue. Monthly plans often
         # cancel at once; longer terms almost always at the end of the paid period.
-        churn = pick(churn_intent, 1.0) | pick(one, P_SILENT_CHURN[self.segment])
+        churn = pick(churn_intent, 1.0)
         scheduled = churn & (self._uniform() < np.where(self.interval == 1, 0.5, 0.85))
         idx = np.flatnonzero(churn & ~scheduled)
         sub.add(SUB_CANCELED, idx, when[idx], seq=self.seq[idx])
@@ -167,6 +165,7 @@ class CustomerDecisions:
 
     def _change_now(self, sub, idx, when, new_tier, new_quantity, send_plan, send_quantity=True) -> None:
         """Immediate subscription_changed: only the fields that change are sent."""
+        self._note_contraction(idx, new_tier, new_quantity)
         new_price = PRICE_BOOK[self.currency[idx], new_tier] * self.interval[idx]
         quantity_changes = send_quantity & (new_quantity != self.quantity[idx])
         sub.add(
@@ -184,6 +183,7 @@ class CustomerDecisions:
 
     def _change_later(self, sub, idx, when, new_tier, new_quantity, new_interval, new_discount) -> None:
         """subscription_changed sent now, effective at the end of the paid period (effective_at)."""
+        self._note_contraction(idx, new_tier, new_quantity)
         new_price = PRICE_BOOK[self.currency[idx], new_tier] * new_interval
         changes_plan = new_tier != self.tier[idx]
         changes_price = new_price != self.unit_price[idx]
@@ -207,6 +207,13 @@ class CustomerDecisions:
         self.pending_interval[idx] = new_interval
         self.pending_discount[idx] = new_discount
 
+    def _note_contraction(self, idx, new_tier, new_quantity) -> None:
+        """A downgrade or seats given back raises the churn hazard for a while (churn_hazard.py)."""
+        shrinks = (new_tier < self.tier[idx]) | (new_quantity < self.quantity[idx])
+        self.contracted_month[idx[shrinks]] = self.current_month
+
     def _discount_now(self, sub, idx, when, discount: int) -> None:
+        if discount == 0:  # a discount ends: the price goes up (churn_hazard.py)
+            self.discount_ended_month[idx[self.discount[idx] > 0]] = self.current_month
         sub.add(SUB_CHANGED, idx, when, seq=self.seq[idx], discount=np.full(len(idx), discount, np.int8))
         self.discount[idx] = discount

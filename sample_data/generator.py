@@ -28,6 +28,7 @@ import polars as pl
 from numpy.random import PCG64, Generator, SeedSequence
 from tqdm import tqdm
 
+from sample_data.churn_hazard import HazardLog, truth_dir_for
 from sample_data.company import (  # noqa: F401 - PRICE_BOOK: the Stripe rendering's tests read it from here
     API_LIMIT,
     BILLING_EVENT_TYPES,
@@ -70,6 +71,7 @@ def generate(
     usage_granularity: str = "day",
     progress: bool = True,
     format: str = "native",  # noqa: A002 - the command line's --format
+    truth_dir: str | Path | None = None,
 ) -> dict:
     """Write a landing folder (docs/input-format.md) for `accounts` accounts over `months` months; return a summary.
 
@@ -77,6 +79,10 @@ def generate(
     every file written (event files plus the two reference CSVs). `format="stripe"` writes the same company
     as Stripe Events instead of subscription and billing events (sample_data/stripe_rendering.py; API version
     basil, or clover with `format="stripe-clover"`); its summary adds "stripe_events" (by type).
+
+    Each paying account-month's true churn hazard (sample_data/churn_hazard.py) is written to
+    `truth_dir/churn_hazard.parquet`, by default the sibling folder `<out_dir>.truth/`: outside the landing
+    folder, so the warehouse never reads it. The summary names it ("hazard_file").
     """
     started = time.perf_counter()
     _check_arguments(accounts, months, seed, start_month, usage_granularity)
@@ -106,6 +112,9 @@ def generate(
         usage_granularity,
     )
     _write_reference(out, simulation.calendar_months[:months], Generator(PCG64(reference_seq)))
+    simulation.hazard_log = HazardLog(
+        Path(truth_dir) if truth_dir is not None else truth_dir_for(out), writer.account_ids.to_arrow()
+    )
     stripe = None
     if format.startswith("stripe"):
         from sample_data.stripe_rendering import API_VERSION, CLOVER_VERSION, StripeWriter, write_stripe_plans
@@ -140,6 +149,7 @@ def generate(
                 month_iter.set_postfix(events=f"{written:,}")
     finally:
         writer.close()
+    simulation.hazard_log.close()
 
     summary = {
         "accounts": accounts,
@@ -147,6 +157,7 @@ def generate(
         "files": writer.files + 2,
         "events": dict(writer.events),
         "seconds": round(time.perf_counter() - started, 2),
+        "hazard_file": str(simulation.hazard_log.path),
     }
     if stripe is not None:
         summary["files"] += stripe.files

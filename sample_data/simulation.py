@@ -15,6 +15,7 @@ import polars as pl
 from numpy.random import Generator
 
 from sample_data.billing import Billing
+from sample_data.churn_hazard import P_AT_RISK_CHURNS, ChurnHazard
 from sample_data.company import (
     ACCOUNT_CREATED,
     ACTIVE,
@@ -25,11 +26,10 @@ from sample_data.company import (
     DAY,
     HOUR,
     INTERVAL_SHARE,
+    LATEST_ACTION_SECOND,
     NAME_NOUNS,
     NAME_STEMS,
     NOT_CREATED,
-    P_AT_RISK,
-    P_AT_RISK_CHURNS,
     P_GROWTH_SPURT,
     P_HAS_SALES_OWNER,
     P_LAPSED_TRIAL_RETRIES,
@@ -40,6 +40,7 @@ from sample_data.company import (
     P_SIGNUP_TRIAL,
     P_TRIAL_CONVERTS,
     PAUSED,
+    PAYMENT_SUCCEEDED,
     PRICE_BOOK,
     PROSPECT,
     SALES_OWNERS,
@@ -76,9 +77,12 @@ class Month:
     seats_start: np.ndarray
     start_day: np.ndarray | None = None  # day and time of anything that begins this month
     start_second: np.ndarray | None = None
+    decides: np.ndarray | None = None  # churn decisions (churn_hazard.py): all, shown by usage first, silent
+    warned: np.ndarray | None = None
+    silent: np.ndarray | None = None
 
 
-class Simulation(Billing, CustomerDecisions, Usage):
+class Simulation(Billing, ChurnHazard, CustomerDecisions, Usage):
     """All accounts' state as arrays; `advance(m)` moves every account through month m."""
 
     def __init__(
@@ -156,6 +160,8 @@ class Simulation(Billing, CustomerDecisions, Usage):
         self.last_invoice = np.zeros(n, dtype=np.int64)
         self.last_invoice_amount = np.zeros(n, dtype=np.int64)
         self.invoice_counter = 0
+        self.current_month = 0
+        self._init_churn_state()
 
         # Filled by advance(m) for usage(m).
         self._usage_state: dict[str, np.ndarray] | None = None
@@ -252,7 +258,10 @@ class Simulation(Billing, CustomerDecisions, Usage):
         self._emit_start(sub, SUB_STARTED, idx, at)
         self._begin_paid_period(idx, m, day, second)
 
-    def _begin_paid_period(self, idx: np.ndarray, m: int, day: np.ndarray, second: np.ndarray) -> None:
+    def _begin_paid_period(self, idx: np.ndarray, m: int, day: np.ndarray, second: np.ndarray,
+                           resumed: bool = False) -> None:
+        if not resumed:
+            self.paid_since[idx] = m
         self.status[idx] = ACTIVE
         self.ever_paid[idx] = True
         self.lapsed_trial[idx] = False
@@ -285,6 +294,8 @@ class Simulation(Billing, CustomerDecisions, Usage):
             touched=np.zeros(self.n, dtype=bool),
             seats_start=self.seats.copy(),
         )
+        self.current_month = m
+        self._churn_decisions(month)
         self._end_dunning(month)
         self._apply_scheduled(month)
         self._end_trials(month)
@@ -304,7 +315,7 @@ class Simulation(Billing, CustomerDecisions, Usage):
             month.bill,
             levels["eligible"] & ~failed_this_month,
             invoiced,
-            levels["churn_intent"],
+            levels["churn_intent"] | (month.silent & levels["eligible"]),
             levels["recovering"],
             levels["seats_end"],
             levels["intensity_end"],
@@ -322,6 +333,7 @@ class Simulation(Billing, CustomerDecisions, Usage):
             intensity_end=levels["intensity_end"],
             seat_cap=np.maximum(levels["seat_cap"], 1),
         )
+        self._close_churn_month(month, levels["intensity_start"], failed_this_month)
         moved = month.reports_usage
         self.seats[moved] = levels["seats_end"][moved]
         self.intensity[moved] = levels["intensity_end"][moved]
@@ -330,9 +342,19 @@ class Simulation(Billing, CustomerDecisions, Usage):
     # ------------------------------------------------------------------------------------ the phases
 
     def _end_dunning(self, month: Month) -> None:
-        """1. Unpaid invoices from last month end in cancellation on this month's billing day."""
+        """1. An invoice left unpaid last month: a customer who decided to leave is canceled on this month's
+        billing day; the others pay it late, before that day's invoice."""
         m, anchor_day = month.m, self._anchor_day(month.m)
-        idx = np.flatnonzero(self.dunning & (month.status0 == ACTIVE))
+        unpaid = self.dunning & (month.status0 == ACTIVE)
+        idx = np.flatnonzero(unpaid & ~month.decides)
+        day = 1 + (self.rng.random(len(idx)) * anchor_day[idx]).astype(np.int64)
+        second = np.where(day == anchor_day[idx], self.bill_second[idx] - 2 * HOUR,
+                          self.rng.integers(0, LATEST_ACTION_SECOND, size=len(idx)))
+        month.bill.add(PAYMENT_SUCCEEDED, idx, self._instant(m, day, second), seq=self.seq[idx],
+                       invoice=self.last_invoice[idx], amount=self.last_invoice_amount[idx],
+                       currency=self.currency[idx])
+        self.dunning[idx] = False
+        idx = np.flatnonzero(unpaid & month.decides)
         month.sub.add(SUB_CANCELED, idx, self._instant(m, anchor_day[idx], self.bill_second[idx] - 1800),
                       seq=self.seq[idx])
         self.status[idx] = CHURNED
@@ -367,6 +389,7 @@ class Simulation(Billing, CustomerDecisions, Usage):
                          self._instant(m, anchor_day[idx], self.bill_second[idx] - 120))
         self.status[idx] = ACTIVE
         self.ever_paid[idx] = True
+        self.paid_since[idx] = m
         self.next_invoice[idx] = m
         month.touched[idx] = True
         idx = np.flatnonzero(trial & ~converts)
@@ -388,7 +411,7 @@ class Simulation(Billing, CustomerDecisions, Usage):
         month.touched[idx] = True
         idx = np.flatnonzero(due & ~cancels)
         month.sub.add(SUB_RESUMED, idx, self._instant(m, day[idx], second[idx]), seq=self.seq[idx])
-        self._begin_paid_period(idx, m, day[idx], second[idx])
+        self._begin_paid_period(idx, m, day[idx], second[idx], resumed=True)
         self._starts(month, idx, day[idx])
 
     def _sign_up(self, month: Month) -> None:
@@ -440,8 +463,9 @@ class Simulation(Billing, CustomerDecisions, Usage):
         eligible = (self.status == ACTIVE) & ~month.touched & (self.pending == 0) & ~self.dunning
         at_risk_before = self.at_risk_month == m - 1
         churn_intent = at_risk_before & (self._uniform() < P_AT_RISK_CHURNS)
-        new_risk = eligible & ~at_risk_before & (self._uniform() < P_AT_RISK[self.segment])
+        new_risk = eligible & month.warned
         self.at_risk_month[new_risk] = m
+        slumping = self._slumps(eligible & ~new_risk & ~month.silent)
         spurt_starts = (
             (self.status == ACTIVE) & (self.growth_left == 0) & ~new_risk & (self._uniform() < P_GROWTH_SPURT)
         )
@@ -454,6 +478,8 @@ class Simulation(Billing, CustomerDecisions, Usage):
         recovering = at_risk_before & ~churn_intent
         seat_growth = np.where(recovering, rng.uniform(1.5, 2.2, n), seat_growth)
         api_growth = np.where(recovering, rng.uniform(1.5, 2.2, n), api_growth)
+        seat_growth = np.where(slumping, rng.uniform(0.8, 0.93, n), seat_growth)
+        api_growth = np.where(slumping, rng.uniform(0.72, 0.9, n), api_growth)
         declining = churn_intent | (self.pending == 1)
         seat_growth = np.where(declining, rng.uniform(0.75, 0.95, n), seat_growth)
         api_growth = np.where(declining, rng.uniform(0.75, 0.95, n), api_growth)
