@@ -124,7 +124,9 @@ class ChurnHazard:
         month.warned = decides & ~self.dunning & warned
         month.silent = decides & ~self.dunning & ~warned
         if self.hazard_log is not None:
-            leaving = np.where(self.pending == 1, 1.0, np.where(warned_before, P_AT_RISK_CHURNS, 0.0))
+            # a scheduled cancellation counts when it takes effect within this month and the next two
+            leaving = np.where(self.pending == 1, (self.pending_month <= m + 2).astype(float),
+                               np.where(warned_before, P_AT_RISK_CHURNS, 0.0))
             idx = np.flatnonzero(paying)
             self.hazard_log.write(
                 self.calendar_months[m], idx, np.where(at_risk, hazard, np.nan)[idx], leaving[idx], decides[idx]
@@ -152,8 +154,9 @@ class HazardLog:
 
     month: the month the hazard applies to (first day); account_id; hazard: the probability of deciding to
     leave during that month, from the account's state at its start (null when the account had already
-    decided); leaving: the probability that an earlier decision ends in churn (1 for a scheduled
-    cancellation, P_AT_RISK_CHURNS after a usage collapse, else 0); decided: whether it decided that month.
+    decided); leaving: the probability that an earlier decision ends in churn within that month and the two
+    after (1 for a cancellation scheduled to take effect by then, 0 for a later one, P_AT_RISK_CHURNS after a
+    usage collapse, else 0); decided: whether it decided that month.
     """
 
     def __init__(self, folder: Path, account_ids):
