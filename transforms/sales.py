@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms.event_schema import USD
-from transforms.files import replace_atomically
+from transforms.core.files import replace_atomically
+from transforms.core.sql_types import USD
 from transforms.safe_text import neutralize_csv_text
 from transforms.sql_models import comment_table, markdown_table
 
