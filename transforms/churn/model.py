@@ -23,7 +23,7 @@ import polars as pl
 from sklearn.linear_model import LogisticRegression
 
 from transforms.churn.features import FEATURES, Snapshots
-from transforms.files import replace_atomically
+from transforms.core.files import replace_atomically
 
 FORMAT = 1
 LEARNER = "lightgbm"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from transforms.event_schema import USD
+from transforms.core.sql_types import USD
 from transforms.sql_models import comment_table
 
 PREDICTIONS_TABLE = "marts.churn_predictions"
