@@ -15,22 +15,19 @@ import polars as pl
 from numpy.random import Generator
 
 from sample_data.billing import Billing
-from sample_data.churn_hazard import P_AT_RISK_CHURNS, ChurnHazard
+from sample_data.churn_hazard import ChurnHazard
 from sample_data.company import (
     ACCOUNT_CREATED,
     ACTIVE,
     API_CALLS_PER_SEAT_DAY,
-    API_LIMIT,
     CHURNED,
     COUNTRIES,
     DAY,
     HOUR,
-    INTERVAL_SHARE,
     LATEST_ACTION_SECOND,
     NAME_NOUNS,
     NAME_STEMS,
     NOT_CREATED,
-    P_GROWTH_SPURT,
     P_HAS_SALES_OWNER,
     P_LAPSED_TRIAL_RETRIES,
     P_PAUSE_ENDS_IN_CANCEL,
@@ -44,7 +41,6 @@ from sample_data.company import (
     PRICE_BOOK,
     PROSPECT,
     SALES_OWNERS,
-    SEAT_LIMIT,
     SEATS_MEDIAN,
     SEATS_SIGMA,
     SEGMENT_SHARE,
@@ -52,12 +48,11 @@ from sample_data.company import (
     SUB_CANCELED,
     SUB_RESUMED,
     SUB_STARTED,
-    TOP_TIER,
-    TRIAL_STARTED,
     TRIALING,
 )
 from sample_data.decisions import CustomerDecisions
 from sample_data.events import EventBuffer, billing_buffer, subscription_buffer
+from sample_data.terms import Terms
 from sample_data.usage import Usage
 
 
@@ -82,7 +77,7 @@ class Month:
     silent: np.ndarray | None = None
 
 
-class Simulation(Billing, ChurnHazard, CustomerDecisions, Usage):
+class Simulation(Billing, ChurnHazard, CustomerDecisions, Terms, Usage):
     """All accounts' state as arrays; `advance(m)` moves every account through month m."""
 
     def __init__(
@@ -185,89 +180,6 @@ class Simulation(Billing, ChurnHazard, CustomerDecisions, Usage):
         month = self.next_invoice[idx]
         day = np.minimum(self.anchor[idx], self.dim[month])
         return (self.day0[month] + day - 1) * DAY
-
-    def _fitting_tier(
-        self, quantity: np.ndarray, seats: np.ndarray, intensity: np.ndarray, headroom: float = 0.9
-    ) -> np.ndarray:
-        """Smallest tier whose seat limit holds `quantity` and whose API limit holds the usage."""
-        monthly_calls = np.minimum(seats, quantity) * intensity * 26
-        tier = np.full(len(quantity), TOP_TIER, dtype=np.int8)
-        for t in range(TOP_TIER - 1, -1, -1):
-            fits = (quantity <= SEAT_LIMIT[t]) & (monthly_calls <= headroom * API_LIMIT[t])
-            tier[fits] = t
-        return tier
-
-    def _start_terms(self, idx: np.ndarray, keep_tier: bool = False) -> None:
-        """Plan, seats, interval, discount and price of new paid subscriptions (or trial conversions)."""
-        rng = self.rng
-        k = len(idx)
-        seats = self.seats[idx]
-        quantity = np.maximum(1, np.ceil(seats * rng.uniform(1.0, 1.25, k))).astype(np.int32)
-        quantity = np.minimum(quantity, SEAT_LIMIT[TOP_TIER])
-        tier = self._fitting_tier(quantity, seats, self.intensity[idx])
-        tier = np.where(rng.random(k) < 0.15, np.minimum(tier + 1, TOP_TIER), tier).astype(np.int8)
-        if keep_tier:
-            tier = np.maximum(tier, self.tier[idx])
-        quantity = np.minimum(quantity, SEAT_LIMIT[tier]).astype(np.int32)
-        segment = self.segment[idx]
-        draw = rng.random(k)
-        share = INTERVAL_SHARE[segment]
-        interval = np.where(draw < share[:, 0], 1, np.where(draw < share[:, 0] + share[:, 1], 3, 12)).astype(
-            np.int8
-        )
-        annual_discount = (interval == 12) & (rng.random(k) < 0.6)
-        negotiated = np.where(segment == 2, rng.random(k) < 0.5, rng.random(k) < 0.06)
-        discount = np.where(annual_discount, 15, 0)
-        discount = np.maximum(discount, np.where(negotiated, rng.choice([10, 20, 25, 30], size=k), 0))
-        self.tier[idx] = tier
-        self.quantity[idx] = quantity
-        self.interval[idx] = interval
-        self.discount[idx] = discount
-        self.unit_price[idx] = PRICE_BOOK[self.currency[idx], tier] * interval
-
-    def _emit_start(self, events: EventBuffer, event_type: int, idx: np.ndarray, seconds: np.ndarray) -> None:
-        if event_type == TRIAL_STARTED:
-            events.add(TRIAL_STARTED, idx, seconds, seq=self.seq[idx], tier=self.tier[idx])
-            return
-        events.add(
-            event_type,
-            idx,
-            seconds,
-            seq=self.seq[idx],
-            tier=self.tier[idx],
-            interval=self.interval[idx],
-            quantity=self.quantity[idx],
-            unit_price=self.unit_price[idx],
-            currency=self.currency[idx],
-            discount=np.where(self.discount[idx] > 0, self.discount[idx], -1),
-        )
-
-    def _begin(self, sub: EventBuffer, idx: np.ndarray, m: int, day: np.ndarray, second: np.ndarray,
-               trial: bool) -> None:
-        """Start a trial or a paid subscription (a new subscription_id) for accounts idx at (m, day, second)."""
-        self.seq[idx] += 1
-        at = self._instant(m, day, second)
-        if trial:
-            self.tier[idx] = self._fitting_tier(np.ceil(self.seats[idx]), self.seats[idx], self.intensity[idx])
-            self._emit_start(sub, TRIAL_STARTED, idx, at)
-            self.status[idx] = TRIALING
-            self.anchor[idx] = day  # the trial ends on the same day next month
-            self.bill_second[idx] = second + 600
-            return
-        self._start_terms(idx)
-        self._emit_start(sub, SUB_STARTED, idx, at)
-        self._begin_paid_period(idx, m, day, second)
-
-    def _begin_paid_period(self, idx: np.ndarray, m: int, day: np.ndarray, second: np.ndarray,
-                           resumed: bool = False) -> None:
-        if not resumed:
-            self.paid_since[idx] = m
-        self.status[idx] = ACTIVE
-        self.ever_paid[idx] = True
-        self.lapsed_trial[idx] = False
-        self.anchor[idx] = day
-        self.bill_second[idx] = second + 120
-        self.next_invoice[idx] = m
 
     def _starts(self, month: Month, idx: np.ndarray, day: np.ndarray) -> None:
         """Accounts idx begin reporting usage on `day` and take no other action this month."""
@@ -456,42 +368,3 @@ class Simulation(Billing, ChurnHazard, CustomerDecisions, Usage):
         month.seats_start[idx] = self.seats[idx]
         self._begin(month.sub, idx, month.m, month.start_day[idx], month.start_second[idx], trial=False)
         self._starts(month, idx, month.start_day[idx])
-
-    def _usage_levels(self, month: Month) -> dict[str, np.ndarray]:
-        """8. Usage levels for the month: a trend, growth spurts, and collapses ahead of churn."""
-        n, rng, m = self.n, self.rng, month.m
-        eligible = (self.status == ACTIVE) & ~month.touched & (self.pending == 0) & ~self.dunning
-        at_risk_before = self.at_risk_month == m - 1
-        churn_intent = at_risk_before & (self._uniform() < P_AT_RISK_CHURNS)
-        new_risk = eligible & month.warned
-        self.at_risk_month[new_risk] = m
-        slumping = self._slumps(eligible & ~new_risk & ~month.silent)
-        spurt_starts = (
-            (self.status == ACTIVE) & (self.growth_left == 0) & ~new_risk & (self._uniform() < P_GROWTH_SPURT)
-        )
-        self.growth_left[spurt_starts] = rng.integers(2, 5, size=int(spurt_starts.sum()))
-        spurting = (self.growth_left > 0) & ~new_risk
-        seat_growth = np.exp(rng.normal(0.01, 0.05, n))
-        api_growth = np.exp(rng.normal(0.01, 0.04, n))
-        seat_growth = np.where(spurting, rng.uniform(1.12, 1.3, n), seat_growth)
-        api_growth = np.where(spurting, rng.uniform(1.55, 1.9, n), api_growth)
-        recovering = at_risk_before & ~churn_intent
-        seat_growth = np.where(recovering, rng.uniform(1.5, 2.2, n), seat_growth)
-        api_growth = np.where(recovering, rng.uniform(1.5, 2.2, n), api_growth)
-        seat_growth = np.where(slumping, rng.uniform(0.8, 0.93, n), seat_growth)
-        api_growth = np.where(slumping, rng.uniform(0.72, 0.9, n), api_growth)
-        declining = churn_intent | (self.pending == 1)
-        seat_growth = np.where(declining, rng.uniform(0.75, 0.95, n), seat_growth)
-        api_growth = np.where(declining, rng.uniform(0.75, 0.95, n), api_growth)
-        seat_growth = np.where(new_risk, rng.uniform(0.22, 0.4, n), seat_growth)
-        api_growth = np.where(new_risk, rng.uniform(0.25, 0.45, n), api_growth)
-        self.growth_left[spurting] -= 1
-        seats_end = np.clip(month.seats_start * seat_growth, 0.6, 0.97 * SEAT_LIMIT[TOP_TIER])
-        intensity_start = self.intensity.copy()
-        intensity_end = np.clip(intensity_start * api_growth, 1.0, 5000.0)
-        # Seats a trial may use are the plan's; a paid subscription's are its quantity.
-        was_trial = (self.status == TRIALING) | ((month.status0 == TRIALING) & (self.status != ACTIVE))
-        seat_cap = np.where(was_trial, SEAT_LIMIT[self.tier], self.quantity)
-        return dict(eligible=eligible, churn_intent=churn_intent, recovering=recovering, collapsing=new_risk,
-                    seats_end=seats_end, intensity_start=intensity_start, intensity_end=intensity_end,
-                    seat_cap=seat_cap)

@@ -6,11 +6,61 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from sample_data.company import API_WEEKEND_FACTOR, SEAT_WEEKEND_FACTOR
+from sample_data.churn_hazard import P_AT_RISK_CHURNS
+from sample_data.company import (
+    ACTIVE,
+    API_WEEKEND_FACTOR,
+    P_GROWTH_SPURT,
+    SEAT_LIMIT,
+    SEAT_WEEKEND_FACTOR,
+    TOP_TIER,
+    TRIALING,
+)
 
 
 class Usage:
-    """The usage stream of Simulation (simulation.py): `usage(m)` after `advance(m)`."""
+    """The usage of Simulation (simulation.py): the month's levels (`_usage_levels`, a phase of `advance(m)`)
+    and the usage events (`usage(m)` after `advance(m)`)."""
+
+    def _usage_levels(self, month) -> dict[str, np.ndarray]:
+        """8. Usage levels for the month: a trend, growth spurts, and collapses ahead of churn."""
+        n, rng, m = self.n, self.rng, month.m
+        eligible = (self.status == ACTIVE) & ~month.touched & (self.pending == 0) & ~self.dunning
+        at_risk_before = self.at_risk_month == m - 1
+        churn_intent = at_risk_before & (self._uniform() < P_AT_RISK_CHURNS)
+        new_risk = eligible & month.warned
+        self.at_risk_month[new_risk] = m
+        slumping = self._slumps(eligible & ~new_risk & ~month.silent)
+        spurt_starts = (
+            (self.status == ACTIVE) & (self.growth_left == 0) & ~new_risk & (self._uniform() < P_GROWTH_SPURT)
+        )
+        self.growth_left[spurt_starts] = rng.integers(2, 5, size=int(spurt_starts.sum()))
+        spurting = (self.growth_left > 0) & ~new_risk
+        seat_growth = np.exp(rng.normal(0.01, 0.05, n))
+        api_growth = np.exp(rng.normal(0.01, 0.04, n))
+        seat_growth = np.where(spurting, rng.uniform(1.12, 1.3, n), seat_growth)
+        api_growth = np.where(spurting, rng.uniform(1.55, 1.9, n), api_growth)
+        recovering = at_risk_before & ~churn_intent
+        seat_growth = np.where(recovering, rng.uniform(1.5, 2.2, n), seat_growth)
+        api_growth = np.where(recovering, rng.uniform(1.5, 2.2, n), api_growth)
+        seat_growth = np.where(slumping, rng.uniform(0.8, 0.93, n), seat_growth)
+        api_growth = np.where(slumping, rng.uniform(0.72, 0.9, n), api_growth)
+        declining = churn_intent | (self.pending == 1)
+        seat_growth = np.where(declining, rng.uniform(0.75, 0.95, n), seat_growth)
+        api_growth = np.where(declining, rng.uniform(0.75, 0.95, n), api_growth)
+        seat_growth = np.where(new_risk, rng.uniform(0.22, 0.4, n), seat_growth)
+        api_growth = np.where(new_risk, rng.uniform(0.25, 0.45, n), api_growth)
+        self.growth_left[spurting] -= 1
+        seats_end = np.clip(month.seats_start * seat_growth, 0.6, 0.97 * SEAT_LIMIT[TOP_TIER])
+        intensity_start = self.intensity.copy()
+        intensity_end = np.clip(intensity_start * api_growth, 1.0, 5000.0)
+        # Seats a trial may use are the plan's; a paid subscription's are its quantity.
+        was_trial = (self.status == TRIALING) | ((month.status0 == TRIALING) & (self.status != ACTIVE))
+        seat_cap = np.where(was_trial, SEAT_LIMIT[self.tier], self.quantity)
+        return dict(eligible=eligible, churn_intent=churn_intent, recovering=recovering, collapsing=new_risk,
+                    seats_end=seats_end, intensity_start=intensity_start, intensity_end=intensity_end,
+                    seat_cap=seat_cap)
+
 
     def usage(self, m: int):
         """Yield month m's usage events in chunks: one per day, or one per week-of-month bucket."""
