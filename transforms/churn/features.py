@@ -66,14 +66,28 @@ class Snapshots:
         return Snapshots(self.frame.filter(condition))
 
 
-def read_snapshots(con: duckdb.DuckDBPyConnection, where: str = "true") -> Snapshots:
-    """Features joined to their outcomes (`where` filters the feature rows, e.g. a snapshot month)."""
-    frame = con.sql(
-        f"""
-        select features.*, outcomes.outcome_closed, outcomes.churned_3m
+def read_snapshots(con: duckdb.DuckDBPyConnection, where: str = "true", max_rows: int | None = None,
+                   seed: int = 0) -> Snapshots:
+    """Features joined to their outcomes (`where` filters the feature rows, e.g. a snapshot month).
+
+    With `max_rows`, a larger selection is sampled by account (every snapshot of about max_rows / rows of
+    the accounts, chosen by a hash of the account and the seed): a million accounts' history never has to
+    be read whole, and an account's months stay together."""
+    selection = f"""
         from {FEATURES_TABLE} as features
         left join {OUTCOMES_TABLE} as outcomes using (account_id, snapshot_month)
         where {where}
+    """
+    sample = "true"
+    if max_rows is not None:
+        rows = con.sql(f"select count(*) {selection}").fetchall()[0][0]
+        if rows > max_rows:
+            per_million = int(1_000_000 * max_rows / rows)
+            sample = f"hash(features.account_id || '/{int(seed)}') % 1000000 < {per_million}"
+    frame = con.sql(
+        f"""
+        select features.*, outcomes.outcome_closed, outcomes.churned_3m
+        {selection} and {sample}
         order by features.snapshot_month, features.account_id
         """
     ).pl()

@@ -21,7 +21,9 @@ from transforms.churn import model as churn_model
 from transforms.churn.features import Snapshots, read_snapshots
 
 RULES_VERSION = "rules"
-DRIVER_ROWS = 20_000  # accounts whose drivers are named: those with the most MRR at risk
+DRIVER_ROWS = 10_000  # accounts whose drivers are named: those with the most MRR at risk
+# Closed snapshots read to backtest and train: about 30,000 accounts' histories (a sample by account above)
+MAX_SNAPSHOT_ROWS = 600_000
 RULE_WORDS = {  # the rules' reasons, in the drivers' words, when the rules score
     "unpaid_failed_payments": "a failed payment still unpaid",
     "cancellation_scheduled": "cancellation scheduled",
@@ -47,7 +49,7 @@ def retrain(con: duckdb.DuckDBPyConnection, models_dir: str | Path, seed: int = 
             hazard_file: str | Path | None = None) -> Retrained:
     """Backtest the pipeline on held-out months, train the model on every closed snapshot, save it as the
     current model and record the backtest in marts.churn_model_backtest."""
-    closed = read_snapshots(con, "outcomes.outcome_closed")
+    closed = read_snapshots(con, "outcomes.outcome_closed", max_rows=MAX_SNAPSHOT_ROWS, seed=seed)
     try:
         fitted = churn_model.train(closed, seed=seed)
     except churn_model.NotEnoughHistory as reason:
@@ -92,7 +94,7 @@ def score(con: duckdb.DuckDBPyConnection, models_dir: str | Path) -> tuple[pl.Da
         frame = _model_scores(latest, model)
         note = f"{frame.height:,} accounts scored by model {model.version}"
     else:
-        frame = _rules_scores(latest, read_snapshots(con, "outcomes.outcome_closed"))
+        frame = _rules_scores(latest, read_snapshots(con, "outcomes.outcome_closed", max_rows=MAX_SNAPSHOT_ROWS))
         note = f"{frame.height:,} accounts scored by the three churn-risk rules (no model trained yet)"
     as_of = con.sql("select max(as_of) from staging.calendar").fetchall()[0][0]
     frame = frame.with_columns(as_of=pl.lit(as_of))
