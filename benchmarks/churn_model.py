@@ -87,8 +87,8 @@ def main() -> None:
         retrained = pipeline.retrain(con, models, hazard_file=args.hazard_file)
         print(f"retrain: {time.perf_counter() - started:.1f} s  ({retrained.note})")
         started = time.perf_counter()
-        _, note = pipeline.score(con, models)
-        print(f"score:   {time.perf_counter() - started:.1f} s  ({note})")
+        scored = pipeline.score(con, models)
+        print(f"score:   {time.perf_counter() - started:.1f} s  ({scored.note})")
         if retrained.backtest:
             result = retrained.backtest
             print("backtest: " + ", ".join(

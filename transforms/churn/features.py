@@ -56,7 +56,7 @@ class Snapshots:
 
     @property
     def matrix(self) -> np.ndarray:
-        return self.frame.select(FEATURES).to_numpy().astype(np.float32)
+        return np.ascontiguousarray(self.frame.select(FEATURES).to_numpy(), dtype=np.float64)
 
     @property
     def labels(self) -> np.ndarray:
@@ -67,7 +67,7 @@ class Snapshots:
 
 
 def read_snapshots(con: duckdb.DuckDBPyConnection, where: str = "true", max_rows: int | None = None,
-                   seed: int = 0) -> Snapshots:
+                   seed: int = 0, with_outcomes: bool = True) -> Snapshots:
     """Features joined to their outcomes (`where` filters the feature rows, e.g. a snapshot month).
 
     With `max_rows`, a larger selection is sampled by account (every snapshot of about max_rows / rows of
@@ -84,6 +84,9 @@ def read_snapshots(con: duckdb.DuckDBPyConnection, where: str = "true", max_rows
         if rows > max_rows:
             per_million = int(1_000_000 * max_rows / rows)
             sample = f"hash(features.account_id || '/{int(seed)}') % 1000000 < {per_million}"
+    if not with_outcomes:  # scoring: the latest snapshot, in any order
+        frame = con.sql(f"select * from {FEATURES_TABLE} as features where {where}").pl()
+        return Snapshots(matrix_frame(frame.with_columns(outcome_closed=pl.lit(False), churned_3m=pl.lit(None))))
     frame = con.sql(
         f"""
         select features.*, outcomes.outcome_closed, outcomes.churned_3m

@@ -33,11 +33,11 @@ MIN_CHURNS = 40  # fewer churned snapshots than this: no model, the rules score 
 MIN_MONTHS = CALIBRATION_MONTHS + 3
 PARAMS = dict(
     objective="binary",
-    # shallow trees: as good here as deeper ones (AUC 0.873 at depth 4, 0.870 unbounded) and TreeSHAP's
-    # per-row contributions cost grows with leaves x depth^2 (0.8 ms a row at depth 4, 6.6 ms unbounded)
-    learning_rate=0.08,
-    max_depth=4,
-    num_leaves=15,
+    # shallow trees: as good here as deeper ones (backtest AUC 0.873 at depth 3 or 4, 0.870 unbounded) and
+    # far cheaper to explain: TreeSHAP's per-row cost grows with trees x leaves x depth^2 (benchmarks/RESULTS.md)
+    learning_rate=0.12,
+    max_depth=3,
+    num_leaves=8,
     min_data_in_leaf=100,
     feature_fraction=0.8,
     bagging_fraction=0.8,
@@ -48,7 +48,7 @@ PARAMS = dict(
     force_row_wise=True,
     verbose=-1,
 )
-ROUNDS = 200
+ROUNDS = 150
 
 
 class NotEnoughHistory(ValueError):

@@ -85,10 +85,17 @@ def record_backtest(con: duckdb.DuckDBPyConnection, version: str, result: dict) 
                        order_by="trained_at, model_version")
 
 
-def score(con: duckdb.DuckDBPyConnection, models_dir: str | Path) -> tuple[pl.DataFrame, str]:
+@dataclass(frozen=True)
+class Scored:
+    note: str  # one sentence for the log: how many accounts, scored by what
+    riskiest: pl.DataFrame  # the first ten rows of marts.churn_predictions
+    expected_mrr_at_risk: float  # their total over all accounts, USD
+
+
+def score(con: duckdb.DuckDBPyConnection, models_dir: str | Path) -> Scored:
     """Score every paying account at the latest snapshot with the current model (or the rules when there
-    is none), write marts.churn_predictions, and return it with a sentence for the log."""
-    latest = read_snapshots(con, "features.is_latest_month")
+    is none) and write marts.churn_predictions."""
+    latest = read_snapshots(con, "features.is_latest_month", with_outcomes=False)
     model = churn_model.current_model(models_dir)
     if model is not None:
         frame = _model_scores(latest, model)
@@ -99,7 +106,9 @@ def score(con: duckdb.DuckDBPyConnection, models_dir: str | Path) -> tuple[pl.Da
     as_of = con.sql("select max(as_of) from staging.calendar").fetchall()[0][0]
     frame = frame.with_columns(as_of=pl.lit(as_of))
     write_predictions(con, frame)
-    return con.sql(f"select * from {tables.PREDICTIONS_TABLE} order by rank").pl(), note
+    riskiest = con.sql(f"select * from {tables.PREDICTIONS_TABLE} order by rank limit 10").pl()
+    total = con.sql(f"select coalesce(sum(expected_mrr_at_risk), 0)::double from {tables.PREDICTIONS_TABLE}")
+    return Scored(note, riskiest, total.fetchall()[0][0])
 
 
 def _model_scores(latest: Snapshots, model: churn_model.ChurnModel) -> pl.DataFrame:
@@ -109,10 +118,11 @@ def _model_scores(latest: Snapshots, model: churn_model.ChurnModel) -> pl.DataFr
     probability = model.probability(matrix) if len(matrix) else np.empty(0)
     at_risk = probability * latest.frame["mrr_usd"].fill_null(0).to_numpy()
     explained = np.sort(np.argsort(-at_risk, kind="stable")[:DRIVER_ROWS])
-    contributions = np.zeros((len(matrix), len(model.features)))
-    if len(explained):
-        contributions[explained] = model.contributions(matrix[explained])
-    named = drivers.top_drivers(latest.frame, contributions, tables.TOP_DRIVERS)
+    named = drivers.top_drivers(latest.frame[explained], model.contributions(matrix[explained]) if len(explained)
+                                else np.empty((0, len(model.features))), tables.TOP_DRIVERS)
+    named = (named.with_columns(row=pl.Series(explained, dtype=pl.Int64))
+             .join(pl.DataFrame({"row": np.arange(len(matrix), dtype=np.int64)}), on="row", how="right")
+             .sort("row").drop("row"))
     return pl.concat(
         [latest.frame.select("account_id", "mrr"), named,
          pl.DataFrame({"churn_probability": probability, "model_version": [model.version] * len(probability)},
@@ -149,8 +159,7 @@ def _rules_scores(latest: Snapshots, closed: Snapshots) -> pl.DataFrame:
 def write_predictions(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
     """marts.churn_predictions, ranked by MRR at risk; the money product in DECIMAL, rounded half away from
     zero to the cent (DuckDB rounds DECIMAL half away from zero)."""
-    ranked = con.sql(
-        """
+    derive = """
         select *, row_number() over (
             order by expected_mrr_at_risk desc nulls last, churn_probability desc nulls last, account_id
         ) as rank
@@ -160,7 +169,6 @@ def write_predictions(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> No
                     as expected_mrr_at_risk
             from frame
         )
-        """
-    ).pl() if frame.height else frame.with_columns(expected_mrr_at_risk=pl.lit(None), rank=pl.lit(None))
-    tables.write_table(con, tables.PREDICTIONS_TABLE, ranked, tables.PREDICTION_COLUMNS,
-                       tables.PREDICTIONS_DESCRIPTION, order_by="rank")
+    """
+    tables.write_table(con, tables.PREDICTIONS_TABLE, frame, tables.PREDICTION_COLUMNS,
+                       tables.PREDICTIONS_DESCRIPTION, order_by="rank", derive=derive)

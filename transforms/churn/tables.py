@@ -88,8 +88,9 @@ BACKTEST_DESCRIPTION = (
 
 
 def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, columns: list[Column],
-                description: str, order_by: str | None = None) -> None:
-    """Replace `table` with `frame` in one transaction, typed as `columns` and documented."""
+                description: str, order_by: str | None = None, derive: str | None = None) -> None:
+    """Replace `table` with `frame` in one transaction, typed as `columns` and documented. `derive`, a SELECT
+    over `frame` (named `frame` in it), adds computed columns first."""
     con.execute("begin transaction")
     try:
         con.execute("create schema if not exists marts")
@@ -98,7 +99,8 @@ def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
         try:
             select = ", ".join(f"{c.name}::{c.sql_type} as {c.name}" for c in columns)
             order = f" order by {order_by}" if order_by else ""
-            con.execute(f"create or replace table {table} as select {select} from {view}{order}")
+            source = f"({derive.replace('frame', view)})" if derive else view
+            con.execute(f"create or replace table {table} as select {select} from {source}{order}")
         finally:
             con.unregister(view)
         comment_table(con, table, description, {c.name: c.description for c in columns})
