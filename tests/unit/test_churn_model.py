@@ -157,3 +157,29 @@ def test_drivers_name_the_largest_positive_groups_in_words():
     assert named["driver_3"] is None and named["driver_3_contribution"] is None
     assert named["top_drivers"] == ("active seats down 60% and API calls up 10% on the month before (+1.20); "
                                     "2 failed payments still unpaid (+0.50)")
+
+
+def test_expected_mrr_at_risk_is_probability_times_mrr_rounded_half_away_from_zero(tmp_path):
+    from decimal import Decimal
+
+    from transforms.churn import pipeline
+    from transforms.sql_models import connect
+
+    con = connect(tmp_path / "warehouse.duckdb")
+    frame = pl.DataFrame({
+        "account_id": ["a", "b", "c", "d"],
+        "mrr": [Decimal("0.05"), Decimal("100.01"), Decimal("10.00"), Decimal("250.00")],
+        "churn_probability": [0.5, 0.125, 0.0005, None],
+        "model_version": ["v1"] * 4,
+        "top_drivers": [None] * 4,
+        **{f"driver_{k}": [None] * 4 for k in (1, 2, 3)},
+        **{f"driver_{k}_contribution": [None] * 4 for k in (1, 2, 3)},
+        "as_of": [None] * 4,
+    }, schema_overrides={"mrr": pl.Decimal(18, 2), "churn_probability": pl.Float64, "top_drivers": pl.String,
+                         **{f"driver_{k}": pl.String for k in (1, 2, 3)},
+                         **{f"driver_{k}_contribution": pl.Float64 for k in (1, 2, 3)}, "as_of": pl.Datetime})
+    pipeline.write_predictions(con, frame)
+    rows = con.sql("select account_id, expected_mrr_at_risk, rank from marts.churn_predictions order by rank").fetchall()
+    # b: 100.01 x 0.125 = 12.50125 -> 12.50; a: 0.05 x 0.5 = 0.025 -> 0.03 (half away from zero);
+    # c: 10.00 x 0.0005 = 0.005 -> 0.01; d: no probability -> NULL, ranked last
+    assert rows == [("b", Decimal("12.50"), 1), ("a", Decimal("0.03"), 2), ("c", Decimal("0.01"), 3), ("d", None, 4)]
