@@ -36,18 +36,33 @@ paying as (
     where account_mrr.mrr > 0
 ),
 
-history as (
+-- each paying month with what came before it: windows over the account's months (a month number, so the
+-- frames count calendar months even when the account paused)
+first_paid as (
+    select account_id, min(month) as first_paid_month from account_mrr where mrr > 0 group by all
+),
+
+account_history as (
     select
-        paying.account_id,
-        paying.snapshot_month,
-        min(earlier.month) as first_paid_month,
-        max(earlier.mrr) filter (where earlier.month >= paying.snapshot_month - interval 3 month
-                                   and earlier.month < paying.snapshot_month) as max_mrr_3m_before,
-        max(earlier.mrr) filter (where earlier.month = paying.snapshot_month - interval 3 month) as mrr_3m_ago
+        account_mrr.account_id,
+        account_mrr.month,
+        max(account_mrr.mrr) over (
+            partition by account_mrr.account_id order by year(account_mrr.month) * 12 + month(account_mrr.month)
+            range between 3 preceding and 1 preceding
+        ) as max_mrr_3m_before,
+        max(account_mrr.mrr) over (
+            partition by account_mrr.account_id order by year(account_mrr.month) * 12 + month(account_mrr.month)
+            range between 3 preceding and 3 preceding
+        ) as mrr_3m_ago
+    from account_mrr, first_snapshot
+    where account_mrr.mrr > 0 and account_mrr.month >= first_snapshot.month - interval 3 month
+),
+
+history as (
+    select paying.account_id, paying.snapshot_month, first_paid.first_paid_month, h.max_mrr_3m_before, h.mrr_3m_ago
     from paying
-    join account_mrr as earlier
-        on earlier.account_id = paying.account_id and earlier.month <= paying.snapshot_month
-    group by all
+    join account_history as h on h.account_id = paying.account_id and h.month = paying.snapshot_month
+    join first_paid on first_paid.account_id = paying.account_id
 ),
 
 -- the account's largest paying subscription at the snapshot month's end: plan, seats, interval

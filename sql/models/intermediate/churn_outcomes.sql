@@ -1,7 +1,14 @@
 -- What happened after each churn snapshot (the label the churn model learns): did the account churn within
 -- the 3 calendar months after the snapshot month? Churned means a cancellation took effect in those months
 -- (staging leaves withdrawn ones out) and the account paid nothing at the end of one of them; a pause alone
--- is not churn here. NULL while the outcome is still open (the third month has not closed yet).
+-- is not churn here. NULL while the outcome is still open (the third month has not closed yet). Incremental:
+-- a run restates the snapshots whose outcome could still change (the last five months) and any new one.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['snapshot_month'],
+) }}
+
 with reporting_window as (
     select max(month) as latest_month from {{ ref('calendar') }}
 ),
@@ -22,6 +29,9 @@ cancellations as (
 snapshots as (
     select features.account_id, features.snapshot_month, reporting_window.latest_month
     from {{ ref('churn_features') }} as features, reporting_window
+    {% if is_incremental() %}
+    where features.snapshot_month >= (select max(snapshot_month) from {{ this }}) - interval 4 month
+    {% endif %}
 ),
 
 paid_after as (
