@@ -24,7 +24,7 @@ first_snapshot as (
 
 -- account MRR per month, as marts.account_mrr_monthly computes it (the account's sum, rounded once)
 account_mrr as (
-    select account_id, month, monthly_usd_from_annual(sum(arr_usd)) as mrr
+    select account_id, month, {{ monthly_usd_from_annual("sum(arr_usd)") }} as mrr
     from {{ ref('subscription_mrr_monthly') }}
     group by all
 ),

@@ -17,7 +17,7 @@ account_months as (
     select account_id, month
     from {{ ref('subscription_mrr_monthly') }}
     group by all
-    having monthly_usd_from_annual(sum(arr_usd)) > 0
+    having {{ monthly_usd_from_annual("sum(arr_usd)") }} > 0
 ),
 
 cancellations as (
