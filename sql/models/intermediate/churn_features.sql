@@ -4,7 +4,9 @@
 -- earlier, usage of the snapshot month and the two before it. A closed month's row never changes when later
 -- events arrive (tests/integration/test_churn_features.py appends some and checks), which is why the model
 -- is incremental by snapshot month: a run computes the latest built month again and any newer one.
+-- DuckDB only: the churn model reads the DuckDB warehouse, and these use DuckDB's SQL (FILTER, arg_max).
 {{ config(
+    enabled=target.type == 'duckdb',
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['snapshot_month'],

@@ -3,7 +3,9 @@
 -- (staging leaves withdrawn ones out) and the account paid nothing at the end of one of them; a pause alone
 -- is not churn here. NULL while the outcome is still open (the third month has not closed yet). Incremental:
 -- a run restates the snapshots whose outcome could still change (the last five months) and any new one.
+-- DuckDB only: the churn model reads the DuckDB warehouse, and these use DuckDB's SQL (FILTER, arg_max).
 {{ config(
+    enabled=target.type == 'duckdb',
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['snapshot_month'],

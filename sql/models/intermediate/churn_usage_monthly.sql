@@ -2,7 +2,9 @@
 -- active seats and of API calls over the days with usage. One pass over the usage events; incremental by
 -- month (a month's row depends on that month's events only), so a daily run reads the latest month again
 -- and nothing older.
+-- DuckDB only: the churn model reads the DuckDB warehouse, and these use DuckDB's SQL (FILTER, arg_max).
 {{ config(
+    enabled=target.type == 'duckdb',
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['month'],
