@@ -183,3 +183,11 @@ def test_expected_mrr_at_risk_is_probability_times_mrr_rounded_half_away_from_ze
     # b: 100.01 x 0.125 = 12.50125 -> 12.50; a: 0.05 x 0.5 = 0.025 -> 0.03 (half away from zero);
     # c: 10.00 x 0.0005 = 0.005 -> 0.01; d: no probability -> NULL, ranked last
     assert rows == [("b", Decimal("12.50"), 1), ("a", Decimal("0.03"), 2), ("c", Decimal("0.01"), 3), ("d", None, 4)]
+
+
+def test_a_model_file_of_another_feature_set_is_not_used(tmp_path):
+    fitted = churn_model.train(synthetic(accounts=300), seed=5)
+    path = fitted.save(tmp_path)
+    path.write_text(path.read_text().replace('"mrr_usd"', '"mrr_eur"'))  # as if written by another version
+    assert churn_model.current_model(tmp_path) is None
+    assert churn_model.current_model(tmp_path / "nothing here") is None

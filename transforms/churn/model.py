@@ -132,11 +132,15 @@ class ChurnModel:
 
 
 def current_model(folder: str | Path) -> ChurnModel | None:
-    """The model `current.txt` names in `folder`, or None when there is none yet."""
+    """The model `current.txt` names in `folder`, or None when there is none yet, or when it cannot be used
+    (another format or feature set, from an older version of this code; unreadable): then a new one is trained."""
     pointer = Path(folder) / "current.txt"
     if not pointer.is_file():
         return None
-    return ChurnModel.load(Path(folder) / pointer.read_text(encoding="utf-8").strip())
+    try:
+        return ChurnModel.load(Path(folder) / pointer.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError, KeyError, lgb.basic.LightGBMError):
+        return None
 
 
 def check_history(training: Snapshots) -> None:
