@@ -105,12 +105,15 @@ class ChurnModel:
             payload |= {"version": self.version, "trained_at": self.trained_at.isoformat()}
         return json.dumps(payload, sort_keys=True)
 
-    def save(self, folder: str | Path) -> Path:
-        """Write `churn_model_<version>.json` in `folder` and make it current (`current.txt` names it); both
-        atomically, so a reader sees the old model or the new one, never half a file."""
+    def save(self, folder: str | Path, current: bool = True) -> Path:
+        """Write `churn_model_<version>.json` in `folder` and, unless `current` is False, make it current
+        (`current.txt` names it); both atomically, so a reader sees the old model or the new one, never half a file."""
         folder = Path(folder)
         path = replace_atomically(folder / f"churn_model_{self.version}.json", lambda out: out.write(self._payload()))
-        replace_atomically(folder / "current.txt", lambda out: out.write(path.name + "\n"))
+        if current:
+            replace_atomically(folder / "current.txt", lambda out: out.write(path.name + "\n"))
+        else:
+            (folder / "current.txt").unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -141,6 +144,13 @@ def current_model(folder: str | Path) -> ChurnModel | None:
         return ChurnModel.load(Path(folder) / pointer.read_text(encoding="utf-8").strip())
     except (OSError, ValueError, KeyError, lgb.basic.LightGBMError):
         return None
+
+
+def last_trained_through(folder: str | Path) -> date | None:
+    """The latest month any model in `folder` was trained through, used or not (from the file names)."""
+    months = [date.fromisoformat(p.name[len("churn_model_"):][:7] + "-01")
+              for p in Path(folder).glob("churn_model_????-??-*.json")]
+    return max(months, default=None)
 
 
 def check_history(training: Snapshots) -> None:

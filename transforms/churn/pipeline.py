@@ -39,7 +39,7 @@ def models_dir_for(warehouse_path: str | Path) -> Path:
 
 @dataclass(frozen=True)
 class Retrained:
-    model: churn_model.ChurnModel | None  # None: not enough history, the rules score
+    model: churn_model.ChurnModel | None  # None: not enough history, or no better than the rules: the rules score
     backtest: dict | None  # backtest.run's result (None when there was too little history for one)
     note: str  # one sentence for the run's log and the asset's metadata
     path: Path | None = None
@@ -63,6 +63,11 @@ def retrain(con: duckdb.DuckDBPyConnection, models_dir: str | Path, seed: int = 
                 f"account-months; backtest {result['test_months']}: AUC {result['auc']:.3f} "
                 f"(rules {result['rules_auc']:.3f}), PR-AUC {result['pr_auc']:.3f} (rules {result['rules_pr_auc']:.3f})")
         record_backtest(con, fitted.version, result)
+        if result["pr_auc"] < result["rules_pr_auc"]:
+            # a model that found churners less well than the rules on months it never saw is kept on file
+            # for the record, not used: the rules score until a later month's model does better
+            path = fitted.save(models_dir, current=False)
+            return Retrained(None, result, note + "; worse than the rules on PR-AUC: the rules score instead", path)
     path = fitted.save(models_dir)
     return Retrained(fitted, result, note, path)
 
@@ -102,7 +107,7 @@ def score(con: duckdb.DuckDBPyConnection, models_dir: str | Path) -> Scored:
         note = f"{frame.height:,} accounts scored by model {model.version}"
     else:
         frame = _rules_scores(latest, read_snapshots(con, "outcomes.outcome_closed", max_rows=MAX_SNAPSHOT_ROWS))
-        note = f"{frame.height:,} accounts scored by the three churn-risk rules (no model trained yet)"
+        note = f"{frame.height:,} accounts scored by the three churn-risk rules (no model in use)"
     as_of = con.sql("select max(as_of) from staging.calendar").fetchall()[0][0]
     frame = frame.with_columns(as_of=pl.lit(as_of))
     write_predictions(con, frame)
