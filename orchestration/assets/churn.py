@@ -37,6 +37,7 @@ def hazard_file(warehouse: Warehouse) -> Path:
 # Transitional (transforms/churn/sql_bridge.py): the churn dbt models built without dbt, until it runs them.
 @dg.multi_asset(
     specs=[dg.AssetSpec(key, group_name=GROUP, kinds={"duckdb"}, automation_condition=follows_inputs(),
+                        description=f"The churn dbt model sql/models/{key.path[0]}/{key.path[1]}.sql (docs/churn-model.md).",
                         deps=[table_key(name) for name in ("intermediate.subscription_mrr_monthly",
                                                            "intermediate.subscription_periods", "staging.calendar",
                                                            "staging.subscription_events", "raw.plans",
