@@ -75,7 +75,7 @@ def lift_curve(score: np.ndarray, outcome: np.ndarray, steps: int = 20) -> pl.Da
     found = np.cumsum(outcome[order])
     total = max(int(outcome.sum()), 1)
     cut = np.unique(np.linspace(0, len(order), steps + 1).astype(int))[1:]
-    return pl.DataFrame({"contacted": cut / len(order), "found": found[cut - 1] / total})
+    return pl.DataFrame({"contacted": [0.0, *(cut / len(order))], "found": [0.0, *(found[cut - 1] / total)]})
 
 
 def true_hazard_score(test: Snapshots, hazard_file: str | Path | None) -> np.ndarray | None:

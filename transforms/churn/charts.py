@@ -1,5 +1,5 @@
-"""The backtest's two charts for the model asset's metadata, in transforms/charts.py's style (small palette
-PNGs, matplotlib's object API, no pyplot): calibration (predicted against observed churn, per bin) and lift
+"""The backtest's two charts for the model asset's metadata, drawn with the report's stack (matplotlib's object
+API, the shared palette, transforms/report/canvas.py's palette PNGs): calibration (predicted against observed churn, per bin) and lift
 (the share of churners found against the share of accounts contacted, model and rules)."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import polars as pl
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from transforms.charts import COLORS, DPI, markdown_image, png_bytes
+from transforms.core.palette import COLORS
+from transforms.report.canvas import DPI, markdown_image, png_bytes
 
 
 def _axes(title: str):
@@ -29,7 +30,7 @@ def calibration_chart(curve: pl.DataFrame) -> bytes:
     """Mean predicted probability against the observed churn rate per bin; the diagonal is perfect."""
     fig, ax = _axes("Calibration on held-out months")
     top = max(float(curve["predicted"].max() or 0), float(curve["observed"].max() or 0), 0.05) * 1.05
-    ax.plot([0, top], [0, top], color=COLORS["grid"], linewidth=1, linestyle="--", label="perfect")
+    ax.plot([0, top], [0, top], color=COLORS["reference"], linewidth=1, linestyle="--", label="perfect")
     ax.plot(curve["predicted"], curve["observed"], marker="o", markersize=3, color=COLORS["line"], label="model")
     ax.set_xlabel("predicted churn within 3 months", fontsize=7)
     ax.set_ylabel("observed", fontsize=7)
@@ -40,7 +41,7 @@ def calibration_chart(curve: pl.DataFrame) -> bytes:
 def lift_chart(model_curve: pl.DataFrame, rules_curve: pl.DataFrame) -> bytes:
     """Churners found against accounts contacted, riskiest first: the model, the rules, and random order."""
     fig, ax = _axes("Churners found on held-out months")
-    ax.plot([0, 1], [0, 1], color=COLORS["grid"], linewidth=1, linestyle="--", label="random")
+    ax.plot([0, 1], [0, 1], color=COLORS["reference"], linewidth=1, linestyle="--", label="random")
     ax.plot(rules_curve["contacted"], rules_curve["found"], color=COLORS["contraction"], linewidth=1.2, label="rules")
     ax.plot(model_curve["contacted"], model_curve["found"], color=COLORS["line"], linewidth=1.5, label="model")
     ax.set_xlabel("accounts contacted", fontsize=7)
