@@ -57,11 +57,11 @@ def churn_feature_models(context: dg.AssetExecutionContext, warehouse: Warehouse
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(MODEL, group_name=GROUP, deps=_INPUTS, kinds={"lightgbm"}, skippable=True,
+        dg.AssetSpec(MODEL, group_name=GROUP, deps=_INPUTS, kinds={"lightgbm"},
                      automation_condition=follows_inputs(),
                      description="The churn model file beside the warehouse (<warehouse>.churn/), trained on every "
                                  "closed snapshot month; retrained when a month closes (docs/churn-model.md)."),
-        dg.AssetSpec(BACKTEST, group_name=GROUP, deps=_INPUTS, kinds={"duckdb", "lightgbm"}, skippable=True,
+        dg.AssetSpec(BACKTEST, group_name=GROUP, deps=_INPUTS, kinds={"duckdb", "lightgbm"},
                      automation_condition=follows_inputs(),
                      description=tables.BACKTEST_DESCRIPTION,
                      metadata={"dagster/column_schema": _schema(tables.BACKTEST_COLUMNS)}),
@@ -69,8 +69,9 @@ def churn_feature_models(context: dg.AssetExecutionContext, warehouse: Warehouse
     pool=WAREHOUSE_POOL,
 )
 def churn_model_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    """Retrain when a snapshot month has closed since the current model (or there is none): backtest on the
-    latest held-out months, train on all closed months, save the model, record the backtest."""
+    """Retrain when a snapshot month has closed since the last training (or there was none): backtest on the
+    latest held-out months, train on all closed months, save the model, record the backtest. Otherwise keep
+    the model (both assets still materialize, saying so: the assets after them in the run wait for them)."""
     models_dir = pipeline.models_dir_for(warehouse.path)
     with warehouse.connect() as con:
         latest_closed = con.sql(
@@ -79,13 +80,18 @@ def churn_model_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
         last = churn_model.last_trained_through(models_dir) if models_dir.is_dir() else None
         if last is not None and latest_closed is not None and last >= latest_closed:
             current = churn_model.current_model(models_dir)
-            context.log.info(f"no month closed since the last training (through {last:%Y-%m}): "
-                             + (f"model {current.version} kept" if current else "the rules keep scoring"))
+            note = (f"no month closed since the last training (through {last:%Y-%m}): "
+                    + (f"model {current.version} kept" if current else "the rules keep scoring"))
+            context.log.info(note)
+            # both materialize every run (downstream assets in the same run wait for them), unchanged
+            yield dg.MaterializeResult(asset_key=MODEL, metadata={"model": note, "retrained": False})
+            yield dg.MaterializeResult(asset_key=BACKTEST, metadata={"retrained": False})
             return
         retrained = pipeline.retrain(con, models_dir, seed=SEED, hazard_file=hazard_file(warehouse))
         context.log.info(retrained.note)
-        backtest_summary = summarize_table(con, tables.BACKTEST_TABLE) if retrained.backtest else None
-    metadata = {"model": retrained.note}
+        pipeline.ensure_backtest_table(con)
+        backtest_summary = summarize_table(con, tables.BACKTEST_TABLE)
+    metadata = {"model": retrained.note, "retrained": True}
     if retrained.model is not None:
         model = retrained.model
         metadata |= {
@@ -104,8 +110,7 @@ def churn_model_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
             metadata["true_hazard_auc"] = result["true_hazard_auc"]
         metadata |= {name: dg.MetadataValue.md(image) for name, image in charts.backtest_charts(result).items()}
     yield dg.MaterializeResult(asset_key=MODEL, metadata=metadata)
-    if backtest_summary is not None:
-        yield dg.MaterializeResult(asset_key=BACKTEST, metadata=table_metadata(backtest_summary))
+    yield dg.MaterializeResult(asset_key=BACKTEST, metadata=table_metadata(backtest_summary))
 
 
 @dg.asset(

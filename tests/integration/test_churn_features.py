@@ -95,11 +95,14 @@ def test_the_model_asset_trains_once_and_the_predictions_score_every_paying_acco
     root, (first, second), predictions, paying = materialized
     models = root / "warehouse.duckdb.churn"
     trained = first.asset_materializations_for_node("churn_model_asset")
-    assert [m.asset_key for m in trained] == [churn_assets.MODEL]  # 10 closed months: no backtest yet
-    assert "no backtest yet" in trained[0].metadata["model"].value
+    assert [m.asset_key for m in trained] == [churn_assets.MODEL, churn_assets.BACKTEST]
+    assert "no backtest yet" in trained[0].metadata["model"].value  # 10 closed months: too few to backtest
+    assert trained[1].metadata["dagster/row_count"].value == 0
     version = trained[0].metadata["model_version"].value
     assert (models / "current.txt").read_text().strip() == f"churn_model_{version}.json"
-    assert second.asset_materializations_for_node("churn_model_asset") == []  # no month closed since: kept
+    kept = second.asset_materializations_for_node("churn_model_asset")  # no month closed since: kept
+    assert [m.metadata["retrained"].value for m in kept] == [False, False]
+    assert f"model {version} kept" in kept[0].metadata["model"].value
     assert predictions.height == paying > 100
     assert predictions["model_version"].unique().to_list() == [version]
     assert predictions["churn_probability"].is_between(0, 1).all()

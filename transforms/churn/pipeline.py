@@ -72,6 +72,21 @@ def retrain(con: duckdb.DuckDBPyConnection, models_dir: str | Path, seed: int = 
     return Retrained(fitted, result, note, path)
 
 
+def ensure_backtest_table(con: duckdb.DuckDBPyConnection) -> None:
+    """An empty marts.churn_model_backtest when no backtest has been recorded yet (too little history)."""
+    if not _backtest_table_exists(con):
+        empty = pl.DataFrame({c.name: [] for c in tables.BACKTEST_COLUMNS}, schema={c.name: pl.String
+                                                                                  for c in tables.BACKTEST_COLUMNS})
+        tables.write_table(con, tables.BACKTEST_TABLE, empty, tables.BACKTEST_COLUMNS, tables.BACKTEST_DESCRIPTION)
+
+
+def _backtest_table_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.sql(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = 'churn_model_backtest'"
+    ).fetchall()[0][0] > 0
+
+
 def record_backtest(con: duckdb.DuckDBPyConnection, version: str, result: dict) -> None:
     """Add (or replace) this model version's row of marts.churn_model_backtest; earlier rows stay."""
     names = [col.name for col in tables.BACKTEST_COLUMNS]
@@ -79,11 +94,7 @@ def record_backtest(con: duckdb.DuckDBPyConnection, version: str, result: dict) 
     row = row.with_columns(pl.col(name).cast(pl.Float64) for name in names
                            if name not in ("model_version", "learner", "trained_through", "test_months",
                                            "test_rows", "test_churned", "k", "trained_at"))
-    exists = con.sql(
-        "select count(*) from information_schema.tables where table_schema = 'marts' "
-        "and table_name = 'churn_model_backtest'"
-    ).fetchall()[0][0]
-    if exists:
+    if _backtest_table_exists(con):
         earlier = con.sql(f"select * from {tables.BACKTEST_TABLE} where model_version <> $1", params=[version]).pl()
         row = pl.concat([earlier, row.cast(earlier.schema)], how="vertical") if earlier.height else row
     tables.write_table(con, tables.BACKTEST_TABLE, row, tables.BACKTEST_COLUMNS, tables.BACKTEST_DESCRIPTION,
