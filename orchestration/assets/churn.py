@@ -6,7 +6,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.assets.factory import table_key
 from orchestration.automation import follows_inputs
 from orchestration.metadata import frame_table, table_metadata
 from orchestration.resources import Warehouse
@@ -17,6 +16,13 @@ from transforms.churn.features import FEATURES_TABLE, OUTCOMES_TABLE
 from transforms.sql_models import summarize_table
 
 GROUP = "churn"
+
+
+def table_key(qualified_name: str) -> dg.AssetKey:
+    """`marts.churn_predictions` -> AssetKey(["marts", "churn_predictions"]), as every table's asset key."""
+    return dg.AssetKey(qualified_name.split("."))
+
+
 MODEL = dg.AssetKey(["models", "churn_model"])
 BACKTEST = table_key(tables.BACKTEST_TABLE)
 PREDICTIONS = table_key(tables.PREDICTIONS_TABLE)
