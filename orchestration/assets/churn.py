@@ -10,7 +10,7 @@ from orchestration.automation import follows_inputs
 from orchestration.metadata import frame_table, table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
-from transforms.churn import charts, pipeline, sql_bridge, tables
+from transforms.churn import charts, pipeline, tables
 from transforms.churn import model as churn_model
 from transforms.churn.features import FEATURES_TABLE, OUTCOMES_TABLE
 from transforms.sql_models import summarize_table
@@ -38,27 +38,6 @@ def hazard_file(warehouse: Warehouse) -> Path:
     """The generator's true hazards beside a generated landing folder (absent for real data)."""
     landing = Path(warehouse.landing_dir)
     return landing.parent / (landing.name + ".truth") / "churn_hazard.parquet"
-
-
-# Transitional (transforms/churn/sql_bridge.py): the churn dbt models built without dbt, until it runs them.
-@dg.multi_asset(
-    specs=[dg.AssetSpec(key, group_name=GROUP, kinds={"duckdb"}, automation_condition=follows_inputs(),
-                        description=f"The churn dbt model sql/models/{key.path[0]}/{key.path[1]}.sql (docs/churn-model.md).",
-                        deps=[table_key(name) for name in ("intermediate.subscription_mrr_monthly",
-                                                           "intermediate.subscription_periods", "staging.calendar",
-                                                           "staging.subscription_events", "raw.plans",
-                                                           "raw.usage_events", "raw.billing_events",
-                                                           "raw.subscription_events")])
-           for key in (table_key("intermediate.churn_usage_monthly"), table_key(FEATURES_TABLE),
-                       table_key(OUTCOMES_TABLE))],
-    pool=WAREHOUSE_POOL,
-)
-def churn_feature_models(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    with warehouse.connect() as con:
-        counts = sql_bridge.build_churn_models(con)
-    for name, rows in counts.items():
-        yield dg.MaterializeResult(asset_key=table_key(f"intermediate.{name}"),
-                                   metadata={"dagster/row_count": rows})
 
 
 @dg.multi_asset(

@@ -13,11 +13,11 @@ import pytest
 from orchestration.assets import churn as churn_assets
 from orchestration.resources import Warehouse
 from sample_data.generator import generate
+from tests.support.dbt import MRR, run_models
 from tests.support.story import build, load_new_files
 from transforms.churn import pipeline, tables
-from transforms.churn.sql_bridge import build_churn_models
-from transforms.pipeline import MRR_MODELS
-from transforms.sql_models import run_model
+
+CHURN = ("churn_usage_monthly", "churn_features", "churn_outcomes")
 
 CUT = "2024-10-01"  # the early landing folder holds the files of the days before
 
@@ -44,7 +44,7 @@ def features(con, months_before: str) -> pl.DataFrame:
 def test_appending_later_events_leaves_every_closed_snapshot_unchanged(landing, tmp_path):
     early = copy_landing(landing, tmp_path / "landing", CUT)
     con = build(early, tmp_path / "warehouse.duckdb")
-    build_churn_models(con)
+    run_models(con, CHURN)
     latest_early = con.sql("select max(snapshot_month)::varchar from intermediate.churn_features").fetchall()[0][0]
     assert latest_early == "2024-09-01"
     before = features(con, latest_early)  # every closed snapshot month of the early warehouse
@@ -56,15 +56,13 @@ def test_appending_later_events_leaves_every_closed_snapshot_unchanged(landing, 
             if path.name[:10] >= CUT:
                 shutil.copy2(path, early / stream / path.name)
     load_new_files(con, early)
-    for model in MRR_MODELS:
-        run_model(con, model)
-    build_churn_models(con)
+    run_models(con, (*MRR, *CHURN))  # incremental: the churn models compute their latest month again and newer
     after = features(con, latest_early)
     assert after.equals(before)
 
     # and a warehouse built from scratch on the whole folder agrees
     full = build(copy_landing(landing, tmp_path / "full", None), tmp_path / "full.duckdb")
-    build_churn_models(full)
+    run_models(full, CHURN)
     assert features(full, latest_early).equals(before)
     assert features(full, "2025-02-01").equals(features(con, "2025-02-01"))
 
@@ -77,7 +75,7 @@ def materialized(landing, tmp_path_factory):
     folder = copy_landing(landing, root / "landing", None)
     shutil.copytree(landing.parent / "landing.truth", root / "landing.truth")
     con = build(folder, root / "warehouse.duckdb")
-    build_churn_models(con)
+    run_models(con, CHURN)
     con.close()
     resource = Warehouse(path=str(root / "warehouse.duckdb"), landing_dir=str(folder),
                          serving_path=str(root / "serving.duckdb"), exports_dir=str(root / "exports"),
@@ -115,7 +113,7 @@ def test_the_model_asset_trains_once_and_the_predictions_score_every_paying_acco
 def test_a_warehouse_too_young_to_train_scores_with_the_rules(landing, tmp_path):
     young = copy_landing(landing, tmp_path / "landing", "2024-06-01")  # five months: one closed outcome
     con = build(young, tmp_path / "warehouse.duckdb")
-    build_churn_models(con)
+    run_models(con, CHURN)
     retrained = pipeline.retrain(con, tmp_path / "models")
     assert retrained.model is None and retrained.note.startswith("no churn model: ")
     scored = pipeline.score(con, tmp_path / "models")
