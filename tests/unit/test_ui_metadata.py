@@ -12,8 +12,8 @@ import polars as pl
 
 from orchestration.assets.dbt_models import latest_first
 from orchestration.metadata import frame_table, table_metadata
-from transforms.report import sparklines
 from transforms.dbt_project import model_doc
+from transforms.report import sparklines
 from transforms.sql_models import summarize_table
 
 MONTHS = [date(2023 + (m // 12), m % 12 + 1, 1) for m in range(36)]
