@@ -7,8 +7,9 @@ with windows as (
 ),
 
 -- One pass over the 60 days, grouped by account and metric only. The days with usage are kept as a
--- 60-bit set (bit n: previous_window_start + n), so counting the reported days needs no grouping by
--- day; the mean of the daily totals over those days is the window's total divided by their number.
+-- 60-bit set in a BIGINT (bit n: previous_window_start + n), so counting the reported days needs no
+-- grouping by day; the mean of the daily totals over those days is the window's total divided by their
+-- number.
 -- Filtering occurred_at first lets DuckDB skip the row groups outside the 60 days (raw.usage_events
 -- is the largest table by far).
 window_usage as (
@@ -19,7 +20,7 @@ window_usage as (
             as current_total,
         sum(usage.quantity) filter (where usage.occurred_at < windows.current_window_start::timestamp)
             as previous_total,
-        bit_or(1::ubigint << (usage.occurred_at::date - windows.previous_window_start)::ubigint) as days_with_usage
+        bit_or(1::bigint << {{ days_between('windows.previous_window_start', 'usage.occurred_at::date') }}) as days_with_usage
     from {{ source('raw', 'usage_events') }} as usage, windows
     where usage.occurred_at >= windows.previous_window_start::timestamp
       and usage.occurred_at < (windows.latest_data_day + 1)::timestamp
@@ -30,7 +31,7 @@ days_reported as (
     select
         *,
         bit_count(days_with_usage >> 30)::bigint as current_days_reported,
-        bit_count(days_with_usage & ((1::ubigint << 30) - 1))::bigint as previous_days_reported
+        bit_count(days_with_usage & ((1::bigint << 30) - 1))::bigint as previous_days_reported
     from window_usage
 )
 
