@@ -10,7 +10,8 @@ Polars, and writes the two marts and the CRM export. No Dagster here; docs/sales
     write_marts(con, lists)            # marts.upsell_opportunities, marts.churn_risk_accounts (output.py)
 
 Modules, in the order a row goes through them: `reasons` (the codes), `contract` (tables and columns),
-`inputs`, `signals`, `scoring`, `offers`, `sentences`, `lists`, `output`. Imports go that way only.
+`inputs`, `signals`, `scoring`, `offers`, `sentences`, then `timing` (when to call), `retention` (the churn
+model's probability and the action), `journey` (the stage), `lists`, `output`. Imports go that way only.
 """
 
 from transforms.sales.contract import (
@@ -18,8 +19,13 @@ from transforms.sales.contract import (
     CHURN_RISK_DESCRIPTION,
     CHURN_RISK_TABLE,
     FOLLOW_UP_COLUMNS,
+    JOURNEY_COLUMNS,
+    JOURNEY_DESCRIPTION,
+    JOURNEY_TABLE,
     MONEY,
+    PREDICTIONS_TABLE,
     SALES_MODELS,
+    STAGES,
     UPSELL_COLUMNS,
     UPSELL_DESCRIPTION,
     UPSELL_TABLE,
@@ -29,9 +35,11 @@ from transforms.sales.inputs import SalesInputs, read_inputs
 from transforms.sales.lists import SalesLists, follow_up_lists
 from transforms.sales.offers import next_plans, recommend
 from transforms.sales.output import (
+    action_counts,
     follow_up_frame,
     list_violations,
     reason_counts,
+    stage_counts,
     top_accounts_frame,
     top_accounts_markdown,
     write_follow_up_csv,
@@ -59,5 +67,6 @@ __all__ = [
     "account_signals", "churn_risk_sentences", "follow_up_frame", "follow_up_lists", "list_violations",
     "metric_comparisons", "money", "next_plans", "read_inputs", "reason_counts", "recommend", "score_expression",
     "top_accounts_frame", "top_accounts_markdown", "upsell_sentences", "usage_features", "write_follow_up_csv",
-    "write_marts",
+    "write_marts", "JOURNEY_COLUMNS", "JOURNEY_DESCRIPTION", "JOURNEY_TABLE", "PREDICTIONS_TABLE", "STAGES",
+    "action_counts", "stage_counts",
 ]

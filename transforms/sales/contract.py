@@ -18,13 +18,18 @@ SALES_MODELS = [
     "intermediate/subscriptions_in_force",
     "intermediate/scheduled_cancellations",
     "intermediate/account_plan_seats",
+    "intermediate/account_milestones",
 ]
 UPSELL_TABLE = "marts.upsell_opportunities"
 CHURN_RISK_TABLE = "marts.churn_risk_accounts"
+JOURNEY_TABLE = "marts.account_journey"
+# Written by the churn model (docs/churn-model.md); read when it exists, the lists work without it.
+PREDICTIONS_TABLE = "marts.churn_predictions"
 
 MONEY = pl.Decimal(18, 2)
 
-
+# The journey's stages (docs/sales.md#the-customer-journey), in the order an account lives them.
+STAGES = ("trial", "onboarding", "adopting", "expanding", "at_risk", "churned", "reactivated")
 
 @dataclass(frozen=True)
 class Column:
@@ -38,6 +43,14 @@ _AS_OF = Column("as_of", "timestamp", "The data's as-of instant, UTC (staging.ca
 _SALES_OWNER = Column("sales_owner", "varchar", "Account owner in sales (NULL when none).")
 _ACCOUNT = [Column("account_name", "varchar", "Account name."),
             Column("segment", "varchar", "Segment (SMB, Mid-Market, Enterprise, ...).")]
+
+_TIMING = [
+    Column("contact_on", "date", "The working day to call (docs/sales.md#when-to-call): after latest_data_day, never in "
+           "the first 6 weeks after signup nor in the 14 days after a failed payment; this week when usage is at its "
+           "peak, 30 days before a renewal of a quarterly or annual plan due within 90 days."),
+    Column("timing_reason", "varchar", "Why contact_on: 'usage at its peak this week', 'annual plan renews on "
+           "2025-09-01: call 30 days ahead', ..., with what held the call back ('not before ...')."),
+]
 
 UPSELL_COLUMNS = [
     Column("account_id", "varchar", "The customer account: active, with an upsell signal and no churn risk."),
@@ -74,6 +87,7 @@ UPSELL_COLUMNS = [
     Column("usage_growth_ratio", "double", "Largest last-30-days / previous-30-days ratio among the metrics that "
            "grew >= 1.5x; NULL without usage_growth."),
     Column("latest_data_day", "date", "The UTC date of as_of: the last day of the 30-day window."),
+    *_TIMING,
 ]
 
 CHURN_RISK_COLUMNS = [
@@ -99,7 +113,37 @@ CHURN_RISK_COLUMNS = [
     Column("usage_drop", "double", "Largest drop among metrics down >= 50%, as a fraction (0.6 = down 60%); "
            "NULL without usage_drop."),
     Column("latest_data_day", "date", "The UTC date of as_of: the last day of the 30-day window."),
+    Column("churn_probability", "double", "Probability that the account leaves within the next 3 months, from "
+           "marts.churn_predictions (the latest as_of there); NULL when the model has not scored it (no model "
+           "yet, or too little history: the list then ranks by score as the rules say)."),
+    Column("expected_mrr_at_risk", USD, "churn_probability x mrr in USD, rounded half away from zero to the cent; "
+           "NULL without a probability. The list is ranked by it."),
+    Column("recommended_action", "varchar", "What to do (docs/sales.md#what-to-do-about-a-risk): an offer that keeps "
+           "most of the MRR before a scheduled cancellation (a downgrade or an annual plan, with the MRR it keeps), "
+           "fixing the payment method after a failed payment, or a success call about the usage drop."),
 ]
+
+JOURNEY_COLUMNS = [
+    Column("account_id", "varchar", "The customer account: every account of marts.accounts."),
+    _AS_OF,
+    Column("stage", "varchar", "Where the account is now: trial, onboarding, adopting, expanding, at_risk, churned "
+           "or reactivated (docs/sales.md#the-customer-journey)."),
+    Column("stage_since", "date", "The day the account entered its stage, as far as the event log dates it "
+           "(docs/sales.md#the-customer-journey)."),
+    Column("contact_on", "date", "Upsell accounts only: the day to call (as marts.upsell_opportunities.contact_on); "
+           "NULL otherwise."),
+    Column("timing_reason", "varchar", "Upsell accounts only: why contact_on; NULL otherwise."),
+    Column("status", "varchar", "marts.accounts.status: active, trialing, paused, churned or never_paid."),
+    Column("mrr", USD, "Current MRR in USD."),
+    Column("customer_since", "date", "Signup: the day of the account's first trial or subscription start, UTC."),
+    Column("latest_data_day", "date", "The UTC date of as_of."),
+]
+JOURNEY_DESCRIPTION = (
+    "The customer journey (docs/sales.md#the-customer-journey): one row per account with its stage now (trial, "
+    "onboarding, adopting, expanding, at_risk, churned, reactivated), since when, and for the accounts on the "
+    "upsell list the day to call and why. The event log starts at the trial: awareness, interest and "
+    "consideration happen before it and are not in this table."
+)
 
 UPSELL_DESCRIPTION = (
     "Sales follow-up list (docs/sales.md): active accounts with an upsell signal in the last 30 days and no churn "
@@ -114,7 +158,8 @@ CHURN_RISK_DESCRIPTION = (
 
 FOLLOW_UP_COLUMNS = [
     "follow_up", "score", "account_id", "account_name", "sales_owner", "segment", "plan_id", "mrr", "reasons",
-    "summary", "recommended_plan_id", "extra_seats", "expected_mrr_uplift", "as_of",
+    "summary", "recommended_plan_id", "extra_seats", "expected_mrr_uplift", "as_of", "contact_on", "timing_reason",
+    "recommended_action",
 ]
 
 

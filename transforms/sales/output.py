@@ -16,7 +16,11 @@ from transforms.sales.contract import (
     CHURN_RISK_DESCRIPTION,
     CHURN_RISK_TABLE,
     FOLLOW_UP_COLUMNS,
+    JOURNEY_COLUMNS,
+    JOURNEY_DESCRIPTION,
+    JOURNEY_TABLE,
     MONEY,
+    STAGES,
     UPSELL_COLUMNS,
     UPSELL_DESCRIPTION,
     UPSELL_TABLE,
@@ -26,18 +30,19 @@ from transforms.sql_models import comment_table, markdown_table
 
 
 def write_marts(con: duckdb.DuckDBPyConnection, lists: SalesLists) -> None:
-    """Replace both marts in one transaction, typed and documented (COMMENT ON every table and column)."""
-    tables = [(UPSELL_TABLE, lists.upsell, UPSELL_COLUMNS, UPSELL_DESCRIPTION),
-              (CHURN_RISK_TABLE, lists.churn_risk, CHURN_RISK_COLUMNS, CHURN_RISK_DESCRIPTION)]
+    """Replace the three marts in one transaction, typed and documented (COMMENT ON every table and column)."""
+    tables = [(UPSELL_TABLE, lists.upsell, UPSELL_COLUMNS, UPSELL_DESCRIPTION, "rank"),
+              (CHURN_RISK_TABLE, lists.churn_risk, CHURN_RISK_COLUMNS, CHURN_RISK_DESCRIPTION, "rank"),
+              (JOURNEY_TABLE, lists.journey, JOURNEY_COLUMNS, JOURNEY_DESCRIPTION, "account_id")]
     con.execute("begin transaction")
     try:
         con.execute("create schema if not exists marts")
-        for qualified_name, frame, columns, description in tables:
+        for qualified_name, frame, columns, description, order in tables:
             view = f"sales_frame_{qualified_name.split('.')[1]}"
             con.register(view, frame)
             try:
                 select = ", ".join(f"{c.name}::{c.sql_type} as {c.name}" for c in columns)
-                con.execute(f"create or replace table {qualified_name} as select {select} from {view} order by rank")
+                con.execute(f"create or replace table {qualified_name} as select {select} from {view} order by {order}")
             finally:
                 con.unregister(view)
             comment_table(con, qualified_name, description, {c.name: c.description for c in columns})
@@ -55,6 +60,21 @@ def reason_counts(frame: pl.DataFrame, reasons: tuple[str, ...]) -> dict[str, in
             if code is not None:
                 counts[code] = n
     return counts
+
+
+def stage_counts(journey: pl.DataFrame) -> dict[str, int]:
+    """Accounts per journey stage, every stage, even at 0, in the journey's order."""
+    counts = dict.fromkeys(STAGES, 0)
+    for stage, n in journey["stage"].value_counts().iter_rows():
+        counts[stage] = n
+    return counts
+
+
+def action_counts(churn_risk: pl.DataFrame) -> dict[str, int]:
+    """Churn-risk accounts per kind of recommended action (the action's words before its figures)."""
+    kinds = {"annual plan": "Offer an annual plan", "downgrade": "Offer a downgrade", "fix the payment method":
+             "Fix the payment method", "success call": "Success call"}
+    return {kind: int(churn_risk["recommended_action"].str.starts_with(prefix).sum()) for kind, prefix in kinds.items()}
 
 
 def top_accounts_frame(frame: pl.DataFrame, limit: int = 10) -> pl.DataFrame:
@@ -78,11 +98,13 @@ def follow_up_frame(upsell: pl.DataFrame, churn_risk: pl.DataFrame) -> pl.DataFr
         pl.lit(None, dtype=pl.String).alias("recommended_plan_id"),
         pl.lit(None, dtype=pl.Int32).alias("extra_seats"),
         pl.lit(None, dtype=MONEY).alias("expected_mrr_uplift"),
-        "as_of", pl.lit(0).alias("list_order"), pl.col("mrr").alias("at_stake"),
+        "as_of", pl.lit(None, dtype=pl.Date).alias("contact_on"), pl.lit(None, dtype=pl.String).alias("timing_reason"),
+        "recommended_action", pl.lit(0).alias("list_order"), pl.col("mrr").alias("at_stake"),
     )
     expansion = upsell.select(
         pl.lit("upsell").alias("follow_up"), *common, "recommended_plan_id", "extra_seats", "expected_mrr_uplift",
-        "as_of", pl.lit(1).alias("list_order"), pl.col("expected_mrr_uplift").alias("at_stake"),
+        "as_of", "contact_on", "timing_reason", pl.lit(None, dtype=pl.String).alias("recommended_action"),
+        pl.lit(1).alias("list_order"), pl.col("expected_mrr_uplift").alias("at_stake"),
     )
     return (
         pl.concat([retention, expansion], how="vertical")
@@ -119,11 +141,25 @@ def list_violations(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                 select count(*) from {table} where coalesce(reasons, '') = '' or coalesce(len(reason_codes), 0) = 0""",
             f"{prefix}_score_out_of_range": f"""
                 select count(*) from {table} where score is null or score not between 0 and 100""",
-            f"{prefix}_rank_not_by_score": f"""
-                select count(*) from (select score, lag(score) over (order by rank) as previous_score from {table})
-                where score > previous_score""",
             f"{prefix}_duplicate_accounts": f"select count(*) - count(distinct account_id) from {table}",
         }
+    queries["upsell_rank_not_by_score"] = f"""
+        select count(*) from (select score, lag(score) over (order by rank) as previous_score from {UPSELL_TABLE})
+        where score > previous_score"""
+    # by MRR at risk (NULL, without a model, last), then by score
+    queries["churn_risk_rank_not_by_mrr_at_risk"] = f"""
+        select count(*) from (
+            select expected_mrr_at_risk as at_risk, score,
+                   lag(expected_mrr_at_risk) over (order by rank) as previous_at_risk,
+                   lag(score) over (order by rank) as previous_score,
+                   rank > 1 as has_previous
+            from {CHURN_RISK_TABLE})
+        where has_previous and (
+            (previous_at_risk is null and at_risk is not null)
+            or at_risk > previous_at_risk
+            or (at_risk is not distinct from previous_at_risk and score > previous_score))"""
+    queries["upsell_without_contact_day"] = f"""
+        select count(*) from {UPSELL_TABLE} where contact_on is null or contact_on <= latest_data_day"""
     queries["upsell_account_at_churn_risk"] = f"select count(*) from {UPSELL_TABLE} join {CHURN_RISK_TABLE} using (account_id)"
     queries["upsell_uplift_missing_or_negative"] = (
         f"select count(*) from {UPSELL_TABLE} where expected_mrr_uplift is null or expected_mrr_uplift < 0"

@@ -61,7 +61,7 @@ def _day(timestamp: pl.Expr) -> pl.Expr:
     return timestamp.dt.strftime("%Y-%m-%d")
 
 
-def _change_phrases(frame: pl.DataFrame, column: str, word: str) -> pl.Series:
+def change_phrases(frame: pl.DataFrame, column: str, word: str) -> pl.Series:
     """Each row's list of {metric, ratio} as its sentence part, 'API calls up 70% in 30 days; active seats
     up 50% in 30 days' (sorted by metric; NULL for none), worked out on the exploded lists."""
     metric = pl.col(column).struct.field("metric")
@@ -103,7 +103,7 @@ def _text_given(value: pl.Expr) -> pl.Expr:
 def upsell_sentences(frame: pl.DataFrame) -> pl.Series:
     """'Using 46 of 50 seats (92%) on Growth; API calls up 70% in 30 days; suggest Scale, +$480 MRR'."""
     c = pl.col
-    growing = _change_phrases(frame, "growing", "up")
+    growing = change_phrases(frame, "growing", "up")
     plan = pl.coalesce(c("plan_name"), c("plan_id"))  # a plan missing from reference/plans.csv has no name
     offer = (
         pl.when(c("next_plan_id").is_null() & _count_given(c("extra_seats")))
@@ -143,7 +143,7 @@ def upsell_sentences(frame: pl.DataFrame) -> pl.Series:
 def churn_risk_sentences(frame: pl.DataFrame) -> pl.Series:
     """'Payment of $960 failed on 2025-06-15, unpaid since; API calls down 60% in 30 days'."""
     c = pl.col
-    dropping = _change_phrases(frame, "dropping", "down")
+    dropping = change_phrases(frame, "dropping", "down")
     amount = money(c("unpaid_amount_usd").fill_null(Decimal(0)))
     failed = (
         pl.when(c("unpaid_failed_payments") == 1)
