@@ -98,7 +98,7 @@ CHURN_RISK_COLUMNS = [
     Column("score", "integer", "0-100, higher first: 30-40 points for cancellation_scheduled (share of MRR "
            "cancelling), 20-30 for payment_failed (1 -> 3 unpaid failures), 10-30 for usage_drop (50% -> 100% "
            "down); see docs/sales.md."),
-    Column("rank", "integer", "Follow-up order: 1 first (score, then MRR)."),
+    Column("rank", "integer", "Follow-up order: 1 first (expected MRR at risk, NULL last, then score, then MRR)."),
     _SALES_OWNER,
     *_ACCOUNT,
     Column("plan_id", "varchar", "Current plan."),
@@ -148,12 +148,13 @@ JOURNEY_DESCRIPTION = (
 UPSELL_DESCRIPTION = (
     "Sales follow-up list (docs/sales.md): active accounts with an upsell signal in the last 30 days and no churn "
     "risk, one row per account with the reasons, a 0-100 score, the plan to offer, the expected MRR uplift in "
-    "USD and a sentence for the CRM. See docs/sales.md."
+    "USD, a sentence for the CRM and the day to call (contact_on). See docs/sales.md."
 )
 CHURN_RISK_DESCRIPTION = (
     "Retention follow-up list (docs/sales.md): active accounts with an unpaid failed payment in the last 30 days, a "
     "scheduled cancellation, or a metric's usage down >= 50% against the 30 days before; one row per account "
-    "with the reasons, a 0-100 score and a sentence for the CRM. These accounts are never on the upsell list."
+    "with the reasons, a 0-100 score, a sentence for the CRM, the churn model's probability, the MRR it puts at risk "
+    "(the list's order) and a recommended action. These accounts are never on the upsell list."
 )
 
 FOLLOW_UP_COLUMNS = [
