@@ -3,7 +3,7 @@ description: >
   The dates the customer journey and the contact timing read (docs/sales.md): when each account signed up,
   first paid, last started a trial and was last paused, its latest failed payment of the last 30 days
   (resolved or not), and the next renewal of its subscriptions charged every 3 months or more. One row per
-  account with a subscription event effective by the as-of instant.
+  account that has started a trial or a subscription by the as-of instant.
 columns:
   account_id: The customer account.
   customer_since: Signup, the account's first trial or subscription start (effective_at), UTC.
@@ -30,6 +30,7 @@ journey_events as (
     from staging.subscription_events as events, reporting_window
     where events.effective_at <= reporting_window.as_of
     group by events.account_id
+    having customer_since is not null
 ),
 
 recent_failures as (
