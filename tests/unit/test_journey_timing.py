@@ -82,8 +82,8 @@ def timing(tmp_path_factory):
     landing.add(
         # STEADY: a customer since January, 9 of 10 seats every day: no timing signal -> the first day, July 1.
         *customer("STEADY"), *near_limit("STEADY"),
-        # PEAK: as STEADY, but API calls 100 -> 150 a day over June 24-30: this week (1,050) is above every
-        # week before (700 at most) -> usage at its peak this week -> July 1.
+        # PEAK: as STEADY, but API calls 100 -> 150 a day over June 24-30: this week (1,050) is above each of
+        # the 3 weeks before (700) -> usage at its peak this week -> July 1.
         *customer("PEAK"), *every_day("PEAK", "active_seats", 9),
         *every_day("PEAK", "api_calls", 100, from_day=date(2025, 6, 24), then=150),
         # NEW: signed up on June 10 -> the first 6 weeks run to July 21 -> not before Tuesday July 22.
@@ -124,7 +124,7 @@ def test_contact_day_and_reason_for_each_timing_rule(timing):
 
 def test_weekly_usage_behind_the_peak(timing):
     con, _ = timing
-    # PEAK's API calls: June 24-30 = 7 x 150 = 1,050; each earlier full week 7 x 100 = 700.
+    # PEAK's API calls: June 24-30 = 7 x 150 = 1,050; each of the 3 weeks before (June 3-23) 7 x 100 = 700.
     peak = rows(con, "select this_week_total, earlier_weeks_peak_total, this_week_daily_mean, "
                      "earlier_weeks_peak_daily_mean from intermediate.account_usage_windows "
                      "where account_id = 'PEAK' and metric = 'api_calls'")

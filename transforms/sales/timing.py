@@ -27,7 +27,7 @@ RENEWAL_LABELS = {3: "quarterly", 6: "half-yearly", 12: "annual"}
 
 def usage_at_peak(usage: pl.DataFrame) -> pl.DataFrame:
     """Accounts whose usage is at its peak this week: for some metric, the 7 days ending on the latest data
-    day are above every one of the 7 weeks before that reported it (sums; daily means for level metrics).
+    day are above every one of the 3 weeks before that reported it (sums; daily means for level metrics).
     An account with no earlier week reported has no peak to compare with."""
     level = pl.col("metric").is_in(list(LEVEL_METRICS))
     this_week = pl.when(level).then(pl.col("this_week_daily_mean")).otherwise(pl.col("this_week_total"))
