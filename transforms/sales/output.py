@@ -80,7 +80,8 @@ def action_counts(churn_risk: pl.DataFrame) -> dict[str, int]:
 def top_accounts_frame(frame: pl.DataFrame, limit: int = 10) -> pl.DataFrame:
     """The first accounts of a list with their reasons and sentence (a table in the Dagster UI)."""
     wanted = ["rank", "account_id", "account_name", "sales_owner", "score", "reasons", "mrr",
-              "recommended_plan_id", "expected_mrr_uplift", "summary"]
+              "recommended_plan_id", "expected_mrr_uplift", "contact_on", "churn_probability", "expected_mrr_at_risk",
+              "summary", "recommended_action"]
     return frame.sort("rank").head(limit).select([c for c in wanted if c in frame.columns])
 
 
