@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/strict_json_cost.py --landing DIR --stream usage_events [--lenient]
 
-Loads the first chunk (about 512 MB of text, ingestion.CHUNK_BYTES) of a stream's files into a fresh
+Loads the first chunk (about 512 MB of text, discovery.CHUNK_BYTES) of a stream's files into a fresh
 warehouse in a temporary folder, with `--memory-limit 4GB --threads 2` as the other benchmarks, and prints
 one line: rows, seconds of load_stream. `--lenient` takes the strict-JSON test out (the condition becomes
 `false`), so the two runs differ by that test alone. Time whole runs from outside too (benchmarks/RESULTS.md
@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from transforms import ingestion, strict_json  # noqa: E402
+from transforms import ingestion  # noqa: E402
+from transforms.ingestion import discovery, strict_json  # noqa: E402
 from transforms.sql_models import connect  # noqa: E402
 
 
@@ -33,13 +34,13 @@ def main() -> int:
         strict_json.lenient_condition = lambda *a, **k: "false"
     landing = Path(args.landing)
     files = ingestion.landed_files(landing, args.stream)
-    first_chunk = ingestion._chunks(landing, files, ingestion.CHUNK_BYTES)[0]
+    first_chunk = discovery.chunk_files(landing, files, discovery.CHUNK_BYTES)[0]
     with tempfile.TemporaryDirectory(prefix="subwh-strict-bench-") as folder:
         con = connect(Path(folder) / "w.duckdb", memory_limit="4GB", threads=2)
         ingestion.ensure_raw_tables(con)
         ingestion.load_reference(con, landing)
-        original = ingestion.landed_files
-        ingestion.landed_files = lambda root, stream: first_chunk if stream == args.stream else original(root, stream)
+        original = discovery.landed_files
+        discovery.landed_files = lambda root, stream: first_chunk if stream == args.stream else original(root, stream)
         started = time.perf_counter()
         report = ingestion.load_stream(con, landing, args.stream)
         seconds = time.perf_counter() - started

@@ -223,7 +223,7 @@ def failure_cause(event) -> str:
     return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )", "", first)
 
 
-# How the load of subscription events says there is nothing to compute (transforms/load_outcome.py).
+# How the load of subscription events says there is nothing to compute (transforms/ingestion/outcome.py).
 NO_VALID_EVENTS = "no valid subscription events"
 
 

@@ -13,8 +13,7 @@ from pydantic import PrivateAttr
 from orchestration.instance import run_tags
 from orchestration.locking import writer_lock
 from transforms import run_state, sql_models
-from transforms.instant_bounds import InstantBounds
-from transforms.line_limits import DEFAULT_MAX_LINE_BYTES
+from transforms.ingestion import DEFAULT_MAX_LINE_BYTES, InstantBounds
 
 
 class Warehouse(dg.ConfigurableResource):

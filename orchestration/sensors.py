@@ -28,8 +28,7 @@ from orchestration.assets import ingestion as ingestion_assets
 from orchestration.instance import run_tags
 from orchestration.settings import Settings
 from transforms import run_state
-from transforms.event_schema import STREAMS
-from transforms.ingestion import landed_files
+from transforms.ingestion import STREAMS, landed_files
 
 # Files landed this long before a listing started are named in the cursor (see above).
 EDGE_NS = 120 * 1_000_000_000

@@ -9,8 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from transforms.instant_bounds import InstantBounds
-from transforms.line_limits import DEFAULT_MAX_LINE_BYTES
+from transforms.ingestion import DEFAULT_MAX_LINE_BYTES, InstantBounds
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LANDING = REPO_ROOT / "sample_data" / "landing"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestration.settings import Settings
-from transforms.instant_bounds import HEAL_COMMAND, STRICT_JSON_RULES
+from transforms.ingestion import HEAL_COMMAND, STRICT_JSON_RULES
 from transforms.sql_models import connect
 
 
@@ -16,7 +16,7 @@ def print_run_summary(settings: Settings) -> None:
         ).fetchall()
         reasons = con.sql("select reason, count(*) from raw.quarantine group by all order by 2 desc, 1").fetchall()
         accounts = con.sql("select count(*) from marts.accounts").fetchall()[0][0]
-        # tables loaded before lines were held to strict JSON (transforms/instant_bounds.py)
+        # tables loaded before lines were held to strict JSON (transforms/ingestion/instant_bounds.py)
         stale = [f"raw.{r[0]}" for r in con.sql(
             f"select stream from raw.validation_rules where line_rules < {STRICT_JSON_RULES} order by 1"
         ).fetchall()] if _has_table(con, "raw", "validation_rules") else []

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.charts import COLORS
-from transforms.files import replace_atomically
+from transforms.core.files import replace_atomically
 from transforms.metric_bases import Base, metric_bases
 from transforms.simulator import Assumptions
 

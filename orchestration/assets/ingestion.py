@@ -6,8 +6,8 @@ import dagster as dg
 from orchestration.metadata import table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
-from transforms import ingestion, instant_bounds, load_outcome
-from transforms.event_schema import STREAMS
+from transforms import ingestion
+from transforms.ingestion import STREAMS
 from transforms.sql_models import summarize_table
 
 GROUP = "ingestion"
@@ -59,7 +59,7 @@ def event_stream_asset(stream: str, extra_deps: tuple[dg.AssetKey, ...] = ()) ->
         with warehouse.connect() as con:
             ingestion.ensure_raw_tables(con)
             # rows an earlier version let in that today's rules reject leave raw first (docs/bad-input.md)
-            healed = instant_bounds.heal_stream(con, stream, bounds)
+            healed = ingestion.heal_stream(con, stream, bounds)
             report = ingestion.load_stream(con, warehouse.landing_dir, stream, progress=context.log.info,
                                            bounds=bounds, max_line_bytes=warehouse.max_line_bytes)
             summary = summarize_table(con, f"raw.{stream}", preview_rows=5)
@@ -68,17 +68,17 @@ def event_stream_asset(stream: str, extra_deps: tuple[dg.AssetKey, ...] = ()) ->
             if report.files_changed:
                 context.log.warning(f"changed since they were loaded, reloaded: {', '.join(report.files_changed[:10])}"
                                     + (" ..." if len(report.files_changed) > 10 else ""))
-            if stream == load_outcome.STREAM:
+            if stream == "subscription_events":  # every metric starts from them
                 try:
-                    load_outcome.require_subscription_events(con, warehouse.landing_dir, warehouse.path)
-                except load_outcome.NoValidEvents as error:
+                    ingestion.require_subscription_events(con, warehouse.landing_dir, warehouse.path)
+                except ingestion.NoValidEvents as error:
                     # what was loaded and quarantined is committed; nothing downstream can be computed
                     raise dg.Failure(description=str(error), allow_retries=False) from None
         for source_file, error in report.unreadable_files.items():
             context.log.error(f"cannot read {source_file}: {error}. Nothing was loaded from it; it is retried next run.")
         if healed.moved:
             context.log.warning(f"moved {healed.moved} row(s) loaded by an earlier version to raw.quarantine "
-                                f"({instant_bounds.REASON}): {bounds.describe()}")
+                                f"({ingestion.IMPLAUSIBLE_INSTANT}): {bounds.describe()}")
         if healed.strict_json_message:
             context.log.warning(healed.strict_json_message)
         if report.files_ignored:

@@ -75,7 +75,7 @@ def stripe_import_asset() -> dg.AssetsDefinition:
 def with_stripe_import(assets: Sequence) -> list:
     """`assets` (the package's) with the ingestion assets rebuilt to depend on landing/stripe, plus the pull."""
     from orchestration.assets import ingestion
-    from transforms.event_schema import STREAMS
+    from transforms.ingestion import STREAMS
 
     rebuilt = {*ingestion.reference_data.keys, *(a.key for a in ingestion.event_streams)}
     return [

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.story import Landing, build, rows
-from transforms.event_schema import REQUIRED_FIELDS
+from transforms.ingestion.event_schema import REQUIRED_FIELDS
 from transforms.stripe import import_stripe_log
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"

@@ -16,8 +16,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from transforms.event_schema import STREAMS
-from transforms.ingestion import ensure_raw_tables, load_reference, load_stream
+from transforms.ingestion import STREAMS, ensure_raw_tables, load_reference, load_stream
 from transforms.pipeline import MRR_MODELS
 from transforms.sql_models import connect, run_model
 

@@ -22,8 +22,8 @@ from tests.support.story import (
     usage,
     withdraws,
 )
-from transforms import event_schema, sales
-from transforms.ingestion import ensure_raw_tables, load_stream
+from transforms import sales
+from transforms.ingestion import ensure_raw_tables, event_schema, load_stream
 from transforms.reconciliation import waterfall_breaks
 from transforms.sql_models import connect, run_model
 

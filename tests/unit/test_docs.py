@@ -24,7 +24,7 @@ from tests.integration.test_definitions import SPEC_TABLES
 from tests.support.story import Landing, build, build_metrics, rows
 from tests.unit.test_metrics import subscription_story
 from transforms import sales
-from transforms.event_schema import QUARANTINE_REASONS, REQUIRED_FIELDS, STREAM_FIELDS
+from transforms.ingestion.event_schema import QUARANTINE_REASONS, REQUIRED_FIELDS, STREAM_FIELDS
 from transforms.sql_models import run_model
 
 DOCS = REPO_ROOT / "docs"

@@ -1,6 +1,6 @@
 """Files other programs read are replaced whole, and a killed writer's leftovers go with the next write."""
 
-from transforms.files import replace_atomically
+from transforms.core.files import replace_atomically
 
 
 def test_replace_atomically_writes_a_shared_file_and_clears_a_killed_writers_temporaries(tmp_path):

@@ -11,9 +11,8 @@ import pytest
 from orchestration.cli import default_start_month, main
 from orchestration.settings import Settings, SettingsError
 from tests.support.story import Landing, account, build, fresh, invoice, rows, starts
-from transforms import line_limits
-from transforms.ingestion import load_stream
-from transforms.instant_bounds import InstantBounds, heal_stream
+from transforms.ingestion import line_limits, load_stream
+from transforms.ingestion.instant_bounds import InstantBounds, heal_stream
 from transforms.safe_text import markdown_cell, neutralize_csv_text
 from transforms.sales import write_follow_up_csv
 from transforms.sql_models import markdown_table

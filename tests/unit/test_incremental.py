@@ -20,7 +20,7 @@ from tests.support.story import (
     starts,
     usage,
 )
-from transforms.event_schema import STREAMS
+from transforms.ingestion.event_schema import STREAMS
 from transforms.pipeline import METRICS_MODELS, MRR_MODELS
 from transforms.sales import SALES_MODELS
 from transforms.sql_models import load_model, run_model

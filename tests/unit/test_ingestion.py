@@ -306,7 +306,7 @@ def test_csv_rows_with_a_wrong_field_count_are_quarantined_and_the_rest_loads(tm
 
 
 def test_clean_csv_is_read_by_duckdb_and_keeps_its_lines_as_landed(tmp_path, monkeypatch):
-    import transforms.ingestion as ingestion
+    import transforms.ingestion.readers as ingestion
 
     landing, con = fresh(tmp_path)
     monkeypatch.setattr(ingestion, "_rows_read_in_python", lambda *a: pytest.fail("a clean CSV took the slow path"))

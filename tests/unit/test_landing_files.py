@@ -1,5 +1,5 @@
 """A new user's own files: wrong columns named at once (invalid_header), and files fixed in place after
-they were loaded are reloaded exactly (transforms/landing_headers.py, transforms/landed_state.py).
+they were loaded are reloaded exactly (transforms/ingestion/headers.py, transforms/ingestion/landed_state.py).
 
 The money is worked out by hand: A starts 5 seats x $10 = $50.00 MRR on 2025-01-05; the file is then
 corrected in place to $12 a seat: 5 x $12 = $60.00, and January closes at $60.00, not $50 nor $110.
@@ -12,8 +12,7 @@ import duckdb
 import polars as pl
 
 from tests.support.story import Landing, account, build, fresh, starts
-from transforms import landed_state
-from transforms.ingestion import ensure_raw_tables, load_reference, load_stream
+from transforms.ingestion import ensure_raw_tables, landed_state, load_reference, load_stream
 from transforms.sql_models import connect
 
 SUBSCRIPTION_COLUMNS = ("event_id,event_type,occurred_at,account_id,effective_at,subscription_id,plan_id,"
@@ -185,7 +184,7 @@ def test_an_old_loaded_files_table_is_upgraded(tmp_path):
 def test_no_valid_subscription_event_is_one_sentence_naming_what_was_read(tmp_path):
     import pytest
 
-    from transforms.load_outcome import NoValidEvents, require_subscription_events
+    from transforms.ingestion.outcome import NoValidEvents, require_subscription_events
 
     landing, con = fresh(tmp_path)
     with pytest.raises(NoValidEvents, match=r"^no valid subscription events: no event files in .*subscription_events "

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.event_schema import USD
+from transforms.core.sql_types import USD
 
 # Built after the MRR models, in this order (they read marts.accounts and the subscription periods).
 SALES_MODELS = [

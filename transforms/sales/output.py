@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms.files import replace_atomically
+from transforms.core.files import replace_atomically
 from transforms.safe_text import neutralize_csv_text
 from transforms.sales.contract import (
     CHURN_RISK_COLUMNS,

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
-from transforms.event_schema import stream_fields
+from transforms.ingestion.event_schema import stream_fields
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def ensure_rules_table(con: duckdb.DuckDBPyConnection) -> None:
         )"""
     )
     con.execute("comment on table raw.validation_rules is 'Under which validation rules the rows of each raw "
-                "event table were checked last (transforms/instant_bounds.py): a change re-checks them.'")
+                "event table were checked last (transforms/ingestion/instant_bounds.py): a change re-checks them.'")
 
 
 def heal_stream(con: duckdb.DuckDBPyConnection, stream: str, bounds: InstantBounds) -> HealReport:

@@ -1,4 +1,5 @@
-"""What a load ended with, in one sentence a new user can act on.
+"""What a load ended with: its report (LoadReport), the error that stopped it (LandingError), and, when not a
+single valid subscription event was loaded, one sentence a new user can act on (NoValidEvents).
 
 A warehouse without a single valid subscription event has nothing to compute: no calendar, no MRR, no
 sales lists. Rather than let every model build empty tables and the sales lists fail on an empty calendar,
@@ -8,13 +9,37 @@ why (the most common reasons, and the files whose columns are wrong), and the qu
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from transforms.ingestion import JSON_SUFFIXES, TABULAR_SUFFIXES, LandingError
+from transforms.ingestion.discovery import JSON_SUFFIXES, TABULAR_SUFFIXES
 
 STREAM = "subscription_events"
+
+
+class LandingError(ValueError):
+    """Input that cannot be used at all (a missing folder, an unreadable reference file)."""
+
+
+@dataclass
+class LoadReport:
+    stream: str
+    files_read: list[str] = field(default_factory=list)
+    files_skipped: int = 0  # already loaded by an earlier run
+    files_ignored: list[str] = field(default_factory=list)  # in the stream's folder, not an event file
+    unreadable_files: dict[str, str] = field(default_factory=dict)  # file -> error
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0  # identical re-deliveries: no-ops
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    invalid_headers: dict[str, str] = field(default_factory=dict)  # file -> columns expected and found
+    files_changed: list[str] = field(default_factory=list)  # edited since they were loaded: reloaded
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(self.quarantined_by_reason.values())
 
 
 class NoValidEvents(LandingError):

@@ -8,14 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# One place for the warehouse's number types.
-INPUT_MONEY = "decimal(18, 6)"  # amounts as delivered, in the currency's major unit
-USD = "decimal(18, 2)"  # reporting money, rounded to the cent
-FX_RATE = "decimal(18, 10)"  # USD per unit of a currency
-PERCENT = "decimal(9, 4)"
-USAGE_QUANTITY = "double"  # counts of seats or calls: not money
-
-REPORTING_CURRENCY = "USD"
+from transforms.core.sql_types import INPUT_MONEY, PERCENT, USAGE_QUANTITY
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ A CSV whose header, or a Parquet file whose columns, lack one of the four fields
 of them, cannot hold a single valid event: every row would be quarantined as "missing event_id", which
 hides the one mistake, the file's columns. Such a file is named at once with the columns expected and
 found, and its rows go to `raw.quarantine` with reason `invalid_header` and that sentence as detail: its
-text is kept, nothing is lost, and fixing the file in place reloads it (transforms/landed_state.py).
+text is kept, nothing is lost, and fixing the file in place reloads it (landed_state).
 
 The test runs on the load's temp table `validated_events` after validation, so it costs nothing for a file
 that has at least one valid row (most files): only files whose every row was rejected are looked at.
@@ -18,7 +18,7 @@ import gzip
 
 import duckdb
 
-from transforms.event_schema import COMMON_FIELDS, stream_fields
+from transforms.ingestion.event_schema import COMMON_FIELDS, stream_fields
 
 REQUIRED_COLUMNS = tuple(f.name for f in COMMON_FIELDS)
 REASON = "invalid_header"
