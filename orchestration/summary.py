@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestration.settings import Settings
+from transforms.core.formatting import money_cents
 from transforms.ingestion import HEAL_COMMAND, STRICT_JSON_RULES
 from transforms.sql_models import connect
 
@@ -24,7 +25,7 @@ def print_run_summary(settings: Settings) -> None:
         con.close()
     closing_mrr, customers = latest[0] if latest else (0, 0)
     print(f"months:            {months} ({first} .. {last})")
-    print(f"closing MRR:       ${closing_mrr:,.2f} (USD, {last})")
+    print(f"closing MRR:       {money_cents(closing_mrr)} (USD, {last})")
     print(f"active customers:  {customers} of {accounts} accounts")
     quarantined = sum(n for _, n in reasons)
     why = "".join(f", {reason} {n:,}" for reason, n in reasons[:3]) + (", ..." if len(reasons) > 3 else "")

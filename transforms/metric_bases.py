@@ -25,6 +25,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
+from transforms.core.formatting import money
+
 SMALL_BASE_ACCOUNTS = 30  # one account moves a logo rate on fewer than 30 by more than 3 points
 LARGEST_SHARE = Decimal("0.25")  # one account holding a quarter of an MRR base moves the rate by as much
 
@@ -69,8 +71,7 @@ def _plural(count: int, noun: str) -> str:
 
 def _dollars(amount: Decimal) -> str:
     """Whole dollars, half up ($1,234); cents below $1,000 ($12.50)."""
-    places = Decimal("1") if abs(amount) >= 1000 else Decimal("0.01")
-    return f"${amount.quantize(places, rounding=ROUND_HALF_UP):,}"
+    return money(amount)
 
 
 def _paying(con: duckdb.DuckDBPyConnection, month: date) -> tuple[int, Decimal, Decimal | None]:

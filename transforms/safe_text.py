@@ -7,8 +7,8 @@ are rendered as text wherever they go (docs/bad-input.md).
 - The CRM CSV: a text value a spreadsheet would take as a formula (starting with =, +, -, @, a tab or a
   carriage return) is prefixed with a single quote, as OWASP's CSV-injection guidance says; control
   characters other than tab, line feed and carriage return are dropped (the CSV writer quotes the rest).
-- The HTML report escapes every value itself (transforms/report.py: html.escape, and JSON in its script
-  element with `<` written as \\u003c); its scripts only ever set textContent.
+- The HTML report escapes every value through its templates (transforms/report/: Jinja2 autoescape, and
+  JSON in its script element through `tojson`, `<` written as \\u003c); its script only ever sets textContent.
 """
 
 from __future__ import annotations

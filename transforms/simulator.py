@@ -1,6 +1,6 @@
 """The what-if simulator: monthly revenue projected under subscription pricing and under one-time sales.
 
-The HTML report's page recomputes the same projection in JavaScript (`transforms/report_template/report.js`,
+The HTML report's page recomputes the same projection in JavaScript (`transforms/report/templates/report.js`,
 function `project`) whenever a slider moves; `tests/integration/test_report.py` evaluates that function in
 a real browser and compares it with this one, so the two stay the same model. Change both or neither.
 

@@ -1,7 +1,7 @@
 """Report: the offline revenue report (one HTML file per run), and the charts other assets attach.
 
 The chart hooks are passed to `sql_model_asset(..., metadata_hook=...)` by the MRR and metrics assets:
-after their model ran, each draws its chart from the table it just built (transforms/charts.py) and adds it
+after their model ran, each draws its chart from the table it just built (transforms/report/charts.py) and adds it
 to the materialization as a Markdown image, so the Dagster UI shows the waterfall, the metrics and the
 cohorts as pictures. docs/report.md describes both.
 """
@@ -17,12 +17,13 @@ from orchestration.automation import follows_inputs
 from orchestration.metadata import frame_table
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
-from transforms import charts, report, sales, sparklines
+from transforms import report, sales
+from transforms.report import charts, sparklines
 
 GROUP = "report"
 REVENUE_REPORT = dg.AssetKey(["reports", "revenue_report"])
 
-# Every table the report reads (transforms/report.py), so it runs after all of them.
+# Every table the report reads (transforms/report/), so it runs after all of them.
 REPORT_INPUTS = [
     table_key(name)
     for name in (
@@ -56,7 +57,7 @@ def markdown_charts(draw: Callable[[duckdb.DuckDBPyConnection], dict[str, str]])
 
 
 def with_trends(model_name: str, hook: MetadataHook) -> MetadataHook:
-    """`hook` preceded by the mart's inline trend lines (transforms/sparklines.py): short enough for the
+    """`hook` preceded by the mart's inline trend lines (transforms/report/sparklines.py): short enough for the
     UI to show on the asset's page, where the full charts sit behind "[Show Markdown]"."""
     draw_trends = markdown_charts(lambda con: sparklines.trends(con, model_name))
     return lambda con: {**draw_trends(con), **hook(con)}

@@ -1,4 +1,4 @@
-"""Charts for the Dagster UI (transforms/charts.py): the bridge's arithmetic, small PNGs, empty marts."""
+"""Charts for the Dagster UI (transforms/report/charts.py): the bridge's arithmetic, small PNGs, empty marts."""
 
 import base64
 import math
@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from tests.support.story import Landing, account, build, build_metrics, changes, starts
-from transforms import charts
+from transforms.report import charts
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

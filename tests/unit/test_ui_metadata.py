@@ -12,7 +12,7 @@ import polars as pl
 
 from orchestration.assets.factory import latest_first
 from orchestration.metadata import frame_table, table_metadata
-from transforms import sparklines
+from transforms.report import sparklines
 from transforms.sql_models import load_model, summarize_table
 
 MONTHS = [date(2023 + (m // 12), m % 12 + 1, 1) for m in range(36)]

@@ -7,30 +7,12 @@ from decimal import Decimal
 
 import polars as pl
 
-from transforms.sales.contract import MONEY
+from transforms.core.formatting import money_expr, whole_number_expr
 from transforms.sales.reasons import METRIC_LABELS
 
-
-def _thousands(digits: pl.Expr) -> pl.Expr:
-    """'1234567' -> '1,234,567': the digits of a whole number grouped by three, as f"{n:,}" writes them."""
-    return digits.str.reverse().str.extract_all(r"\d{1,3}").list.join(",").str.reverse()
-
-
-def _whole(number: pl.Expr) -> pl.Expr:
-    """A whole number (or a count held as a float) as text with thousands separators; the sign kept."""
-    text = number.cast(pl.Int64).cast(pl.String)
-    return pl.when(text.str.starts_with("-")).then(pl.lit("-")).otherwise(pl.lit("")) + _thousands(
-        text.str.strip_prefix("-"))
-
-
-def money(amount: pl.Expr) -> pl.Expr:
-    """$1,234 for whole dollars, $1,234.50 otherwise (an amount in cents: MONEY's two decimals)."""
-    text = amount.cast(MONEY).cast(pl.String)
-    sign = pl.when(text.str.starts_with("-")).then(pl.lit("-")).otherwise(pl.lit(""))
-    parts = text.str.strip_prefix("-").str.split_exact(".", 1)
-    dollars, cents = parts.struct.field("field_0"), parts.struct.field("field_1")
-    whole = pl.lit("$") + sign + _thousands(dollars)
-    return pl.when(cents == "00").then(whole).otherwise(whole + pl.lit(".") + cents)
+# Amounts and whole numbers in the sentences: transforms/core/formatting.py (exact to the cent, no rounding).
+_whole = whole_number_expr
+money = money_expr
 
 
 def _percent_floor(fraction: pl.Expr) -> pl.Expr:

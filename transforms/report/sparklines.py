@@ -15,11 +15,14 @@ from decimal import Decimal
 
 import duckdb
 
+from transforms.core import formatting
+from transforms.core.palette import COLORS
+
 # The UI's limit for showing Markdown inline (ui-core MetadataEntry.tsx: mdStr.length < 1000).
 INLINE_LIMIT = 1000
 MONTHS = 24
 WIDTH, HEIGHT, PAD = 240, 40, 3
-LINE = "#1565c0"
+LINE = COLORS["line"]
 
 
 def svg_line(values: Sequence[float]) -> str:
@@ -52,16 +55,10 @@ def trend_markdown(label: str, months: Sequence, values: Sequence, text: Callabl
     return f"{words}\n\n![{label}, last {len(pairs)} months](data:image/svg+xml;base64,{image})"
 
 
-def usd(value) -> str:
-    return f"${Decimal(value):,.0f}"
-
-
-def percent(value) -> str:
-    return f"{float(value) * 100:.1f}%"
-
-
-def count(value) -> str:
-    return f"{int(value):,}"
+# The trend lines' formats (transforms/core/formatting.py): whole dollars, one-decimal percentages, counts.
+usd = formatting.money_whole
+percent = formatting.percent
+count = formatting.count
 
 
 # mart -> (metadata key, label, column, format)

@@ -1,4 +1,5 @@
-/* The revenue report's charts (hand-written inline SVG) and the what-if simulator. No libraries, no network.
+/* The revenue report's what-if simulator and its chart (inline SVG, redrawn as the sliders move). No
+ * libraries, no network. Every other chart of the page is drawn in Python (transforms/report/charts.py).
  *
  * `project` is transforms/simulator.py's `project`, line for line: tests/integration/test_report.py runs
  * both on the same inputs and compares the numbers. Change both or neither. */
@@ -63,11 +64,6 @@
     return (v * 100).toFixed(digits === undefined ? 1 : digits) + "%";
   }
 
-  function monthLabel(iso) {
-    const [y, m] = iso.split("-");
-    return ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][Number(m) - 1] + " " + y.slice(2);
-  }
-
   // ---------------------------------------------------------------------------------------- SVG helpers
 
   function el(tag, attrs, parent) {
@@ -78,7 +74,7 @@
   }
 
   function text(parent, x, y, content, attrs) {
-    const node = el("text", Object.assign({ x: x, y: y, "font-size": 11, fill: "#3e4c59" }, attrs || {}), parent);
+    const node = el("text", Object.assign({ x: x, y: y, "font-size": 11, fill: C.text }, attrs || {}), parent);
     node.textContent = content;
     return node;
   }
@@ -145,14 +141,14 @@
     const y = (v) => m.top + (H - m.top - m.bottom) * (1 - (v - lo) / (hi - lo || 1));
     for (const t of ticks) {
       if (t < lo) continue;
-      el("line", { x1: m.left, x2: W - m.right, y1: y(t), y2: y(t), stroke: "#e6e9ed", "stroke-width": 1 }, svg);
-      text(svg, m.left - 6, y(t) + 4, opts.yFormat(t), { "text-anchor": "end", "font-size": 10, fill: "#7b8794" });
+      el("line", { x1: m.left, x2: W - m.right, y1: y(t), y2: y(t), stroke: C.grid, "stroke-width": 1 }, svg);
+      text(svg, m.left - 6, y(t) + 4, opts.yFormat(t), { "text-anchor": "end", "font-size": 10, fill: C.muted });
     }
     if (opts.xLabels) {
       opts.xLabels.forEach((label, i) => {
         if (i % every !== 0) return;
         const ly = H - m.bottom + 15;
-        const attrs = { "text-anchor": slant ? "end" : "middle", "font-size": labelSize, fill: "#7b8794", class: "x-label" };
+        const attrs = { "text-anchor": slant ? "end" : "middle", "font-size": labelSize, fill: C.muted, class: "x-label" };
         if (slant) Object.assign(attrs, { transform: `rotate(-35 ${x(i).toFixed(1)} ${ly - 4})` });
         text(svg, x(i), ly, label, attrs);
       });
@@ -187,94 +183,7 @@
     }
   }
 
-  // ---------------------------------------------------------------------------------------- charts
-
-  const MOVEMENTS = [
-    ["new_mrr", "New", 1, C.new],
-    ["expansion_mrr", "Expansion", 1, C.expansion],
-    ["reactivation_mrr", "Reactivation", 1, C.reactivation],
-    ["contraction_mrr", "Contraction", -1, C.contraction],
-    ["churned_mrr", "Churned", -1, C.churned],
-    ["fx_adjustment", "FX", 1, C.fx],
-  ];
-
-  // Same steps and axis floor as transforms/charts.py (bridge_steps, bridge_axis_floor).
-  function bridgeSteps(row) {
-    const steps = [{ label: "Opening", bottom: 0, height: row.opening_mrr, color: C.total, value: row.opening_mrr }];
-    let level = row.opening_mrr;
-    for (const [column, label, sign, color] of MOVEMENTS) {
-      const value = sign * (row[column] || 0);
-      steps.push({ label, bottom: value >= 0 ? level : level + value, height: Math.abs(value), color, value });
-      level += value;
-    }
-    steps.push({ label: "Closing", bottom: 0, height: row.closing_mrr, color: C.total, value: row.closing_mrr });
-    return steps;
-  }
-
-  function bridgeFloor(steps) {
-    const moves = steps.slice(1, -1);
-    const levels = moves.flatMap((s) => [s.bottom, s.bottom + s.height]);
-    const totals = [steps[0].height, steps[steps.length - 1].height];
-    if (!levels.length || Math.min(...totals) <= 0) return 0;
-    const all = levels.concat(totals);
-    const low = Math.min(...all), high = Math.max(...all);
-    const floor = low - Math.max(high - low, 0.05 * high) * 1.5;
-    return floor < 0.3 * Math.min(...totals) ? 0 : floor;
-  }
-
-  function drawBridge(container, row) {
-    const steps = bridgeSteps(row);
-    const floor = bridgeFloor(steps);
-    const top = Math.max(...steps.map((s) => s.bottom + s.height));
-    const f = frame(container, {
-      slots: steps.length, yMin: floor, yMax: top * 1.04, yFormat: shortMoney, height: 270,
-      yFloor: floor > 0 ? floor : undefined, label: "MRR bridge for the latest month",
-      xLabels: steps.map((s) => s.label), allXLabels: true,
-    });
-    steps.forEach((s, i) => {
-      const bottom = Math.max(s.bottom, f.lo);
-      const y0 = f.y(bottom), y1 = f.y(Math.max(s.bottom + s.height, f.lo));
-      const bar = el("rect", { x: f.x(i) - f.slotW * 0.32, width: f.slotW * 0.64, y: y1, height: Math.max(y0 - y1, 0.8), fill: s.color, rx: 2 }, f.svg);
-      tooltip(bar, `${s.label}: ${money(s.value)}`);
-      text(f.svg, f.x(i), y1 - 4, (s.value > 0 && i > 0 && i < steps.length - 1 ? "+" : "") + shortMoney(s.value), { "text-anchor": "middle", "font-size": 10.5 });
-      if (i < steps.length - 1) {
-        const level = i === 0 || s.value >= 0 ? s.bottom + s.height : s.bottom;
-        el("line", { x1: f.x(i) + f.slotW * 0.32, x2: f.x(i + 1) - f.slotW * 0.32, y1: f.y(level), y2: f.y(level), stroke: "#9aa5b1", "stroke-dasharray": "2 2" }, f.svg);
-      }
-    });
-    if (floor > 0) text(f.svg, f.W - f.m.right, f.m.top - 2, `axis starts at ${shortMoney(f.lo)}`, { "text-anchor": "end", "font-size": 10, fill: "#7b8794" });
-  }
-
-  function drawMovements(container, rows) {
-    let lo = 0, hi = 0;
-    const stacks = rows.map((row) => {
-      let up = 0, down = 0;
-      const parts = MOVEMENTS.map(([column, label, sign, color]) => {
-        const v = sign * (row[column] || 0);
-        const part = { label, color, v, base: v >= 0 ? up : down };
-        if (v >= 0) up += v; else down += v;
-        return part;
-      });
-      lo = Math.min(lo, down); hi = Math.max(hi, up);
-      return { parts, net: up + down, month: row.month };
-    });
-    const f = frame(container, {
-      slots: rows.length, yMin: lo, yMax: hi * 1.12 || 1, yFormat: shortMoney, height: 270, margin: { top: 26 },
-      xLabels: rows.map((r) => monthLabel(r.month)), label: "MRR movements by month",
-    });
-    stacks.forEach((s, i) => {
-      for (const p of s.parts) {
-        if (!p.v) continue;
-        const a = f.y(p.base), b = f.y(p.base + p.v);
-        tooltip(el("rect", { x: f.x(i) - f.slotW * 0.38, width: f.slotW * 0.76, y: Math.min(a, b), height: Math.max(Math.abs(a - b), 0.5), fill: p.color }, f.svg),
-          `${monthLabel(s.month)} · ${p.label}: ${money(p.v)}`);
-      }
-    });
-    el("line", { x1: f.m.left, x2: f.W - f.m.right, y1: f.y(0), y2: f.y(0), stroke: "#616e7c" }, f.svg);
-    polyline(f, stacks.map((s) => s.net), { stroke: "#1f2933", "stroke-width": 1.5 });
-    stacks.forEach((s, i) => tooltip(el("circle", { cx: f.x(i), cy: f.y(s.net), r: 2.5, fill: "#1f2933" }, f.svg), `${monthLabel(s.month)} · net change: ${money(s.net)}`));
-    legend(f, MOVEMENTS.map(([, label, , color]) => ({ label, color })).concat([{ label: "Net change", color: "#1f2933", line: true }]), 12);
-  }
+  // ---------------------------------------------------------------------------------------- the chart
 
   function drawLines(container, opts) {
     const all = opts.series.flatMap((s) => s.values).filter((v) => v !== null && isFinite(v));
@@ -284,7 +193,7 @@
       slots: opts.labels.length, yMin: lo, yMax: hi, yFormat: opts.yFormat, height: opts.height || 240,
       xLabels: opts.labels, label: opts.label, margin: opts.legend ? { top: 26 } : {},
     });
-    if (opts.ref !== undefined) el("line", { x1: f.m.left, x2: f.W - f.m.right, y1: f.y(opts.ref), y2: f.y(opts.ref), stroke: "#9aa5b1", "stroke-dasharray": "4 3" }, f.svg);
+    if (opts.ref !== undefined) el("line", { x1: f.m.left, x2: f.W - f.m.right, y1: f.y(opts.ref), y2: f.y(opts.ref), stroke: C.reference, "stroke-dasharray": "4 3" }, f.svg);
     for (const s of opts.series) {
       if (s.area) {
         const pts = s.values.map((v, i) => `${f.x(i).toFixed(1)},${f.y(v).toFixed(1)}`);
@@ -297,15 +206,6 @@
     }
     if (opts.legend) legend(f, opts.series.map((s) => ({ label: s.name, color: s.color, line: true, dash: s.dash, width: s.width })), 12);
     return f;
-  }
-
-  function drawBars(container, opts) {
-    const vals = opts.values.map((v) => (v === null ? 0 : v));
-    const f = frame(container, { slots: vals.length, yMin: 0, yMax: Math.max(...vals, 0.01), yFormat: opts.yFormat, height: opts.height || 240, xLabels: opts.labels, label: opts.label });
-    opts.values.forEach((v, i) => {
-      if (v === null) return;
-      tooltip(el("rect", { x: f.x(i) - f.slotW * 0.35, width: f.slotW * 0.7, y: f.y(v), height: Math.max(f.y(0) - f.y(v), 0.5), fill: opts.color, rx: 1.5 }, f.svg), `${opts.labels[i]}: ${opts.tipFormat(v)}`);
-    });
   }
 
   // ---------------------------------------------------------------------------------------- simulator
@@ -505,36 +405,11 @@
 
   // ---------------------------------------------------------------------------------------- page
 
-  function drawAll() {
-    const waterfall = DATA.waterfall;
-    if (waterfall.length) {
-      drawBridge(document.getElementById("chart-bridge"), waterfall[waterfall.length - 1]);
-      drawMovements(document.getElementById("chart-movements"), waterfall);
-    }
-    const metrics = DATA.metrics;
-    const labels = metrics.map((r) => monthLabel(r.month));
-    drawLines(document.getElementById("chart-mrr"), {
-      labels, zero: true, yFormat: shortMoney, tipFormat: money, height: 220, label: "MRR by month",
-      series: [{ name: "MRR", values: metrics.map((r) => r.mrr), color: C.line, area: true, dots: true, width: 2.2 }],
-    });
-    drawLines(document.getElementById("chart-nrr"), {
-      labels, ref: 1, yFormat: (v) => pct(v, 0), tipFormat: (v) => pct(v, 1), legend: true, label: "Net revenue retention",
-      series: [
-        { name: "NRR (month)", values: metrics.map((r) => r.nrr), color: C.new, dots: true, width: 1.8 },
-        { name: "NRR (12 months)", values: metrics.map((r) => r.nrr_12m), color: C.reactivation, dash: "5 3", dots: true, width: 1.8 },
-      ],
-    });
-    drawBars(document.getElementById("chart-churn"), {
-      labels, values: metrics.map((r) => r.logo_churn_rate), color: C.churned, yFormat: (v) => pct(v, 1), tipFormat: (v) => pct(v, 2), label: "Logo churn rate by month",
-    });
-  }
-
-  drawAll();
   setupSimulator();
   let resizing = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizing);
-    resizing = setTimeout(() => { drawAll(); renderSimulator(); }, 150);
+    resizing = setTimeout(renderSimulator, 150);
   });
   window.revenueReport = { project, reading: (s) => reading(s, project(s)), money, state, defaults, render: renderSimulator, data: DATA };
 })();
