@@ -35,6 +35,7 @@ REPORT_INPUTS = [
         "marts.account_mrr_monthly",
         sales.UPSELL_TABLE,
         sales.CHURN_RISK_TABLE,
+        sales.JOURNEY_TABLE,
         "raw.subscription_events",
         "staging.calendar",
     )
