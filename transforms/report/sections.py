@@ -104,8 +104,11 @@ def funnel(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
 
 
 def follow_up(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
-    return {"upsell": _sales_list(con, UPSELL_TABLE, basis.top),
-            "churn_risk": _sales_list(con, CHURN_RISK_TABLE, basis.top)}
+    churn_risk = _sales_list(con, CHURN_RISK_TABLE, basis.top)
+    # ranked by the churn model's MRR at risk when it has scored the list, else by the rules' score
+    modelled = any(row.get("expected_mrr_at_risk") is not None for row in churn_risk["rows"])
+    return {"upsell": _sales_list(con, UPSELL_TABLE, basis.top), "churn_risk": churn_risk,
+            "churn_risk_modelled": modelled}
 
 
 def churn_outlook(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
