@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import assets, checks
+from orchestration.assets.dbt_models import dbt_resource
 from orchestration.assets.serving import serving_asset
 from orchestration.assets.stripe_api import StripeApi, with_stripe_import
 from orchestration.automation import for_warehouse
@@ -32,7 +33,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         **LockedWarehouse.bad_input_fields(settings.instant_bounds, settings.max_line_bytes),
     )
     domain_assets = dg.load_assets_from_package_module(assets)
-    resources: dict = {"warehouse": warehouse}
+    # dbt runs the SQL models (sql/): one `dbt build` per run (orchestration/assets/dbt_models.py)
+    resources: dict = {"warehouse": warehouse, "dbt": dbt_resource()}
     if settings.stripe_api_key_env:  # a Stripe key is configured: pull before the files load
         domain_assets = with_stripe_import(domain_assets)
         resources["stripe_api"] = StripeApi(api_key=dg.EnvVar(settings.stripe_api_key_env),

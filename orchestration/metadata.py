@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import dagster as dg
+import duckdb
 import polars as pl
 
-from transforms.sql_models import TableSummary, load_model
+from transforms.sql_models import TableSummary
+
+# Extra metadata an asset attaches after its table was built (charts, headline numbers): connection -> metadata.
+MetadataHook = Callable[[duckdb.DuckDBPyConnection], dict]
+
+
+def table_key(qualified_name: str) -> dg.AssetKey:
+    """`marts.mrr_waterfall` -> AssetKey(["marts", "mrr_waterfall"]): keys mirror where the data lives."""
+    return dg.AssetKey(qualified_name.split("."))
 
 
 def column_schema(columns: list[tuple[str, str, str | None]]) -> dg.TableSchema:
@@ -44,12 +54,4 @@ def frame_table(frame: pl.DataFrame) -> dg.TableMetadataValue:
                  for row in frame.iter_rows(named=True)],
         schema=dg.TableSchema(columns=[dg.TableColumn(name, str(dtype).lower())
                                        for name, dtype in frame.schema.items()]),
-    )
-
-
-def declared_schema(model_name: str) -> dg.TableSchema:
-    """The column schema a model's header declares: shown in the UI before the first materialization."""
-    model = load_model(model_name)
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name, "", description=text) for name, text in model.column_descriptions.items()]
     )

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
-from orchestration.instance import run_tags
+from orchestration.instance import dagster_home, run_tags
 from orchestration.locking import writer_lock
-from transforms import run_state, sql_models
+from transforms import dbt_project, run_state, sql_models
 from transforms.ingestion import DEFAULT_MAX_LINE_BYTES, InstantBounds
 
 
@@ -63,16 +64,25 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         con = sql_models.connect(
-            self.path,
-            memory_limit=self.memory_limit,
-            threads=self.threads,
-            temp_directory=self.temp_directory,
-            variables={"gross_margin": self.gross_margin},
+            self.path, memory_limit=self.memory_limit, threads=self.threads, temp_directory=self.temp_directory
         )
         try:
             yield con
         finally:
             con.close()
+
+    @contextmanager
+    def handed_to_dbt(self) -> Iterator[dict[str, str]]:
+        """For the block, the warehouse file is dbt's (a subprocess opens it for writing): this process holds
+        no connection to it. Yields the environment the dbt invocation needs (sql/profiles.yml)."""
+        yield dbt_project.dbt_environment(self.path, memory_limit=self.memory_limit, threads=self.threads,
+                                          temp_directory=self.temp_directory)
+
+    def dbt_target_dir(self) -> Path:
+        """dbt's artefacts, logs and partial parse state for runs on this warehouse, in its Dagster home: runs on
+        one warehouse take turns (the writer lock), so the folder is never written by two at once, and its parse
+        state was made with this warehouse's profile, so a run parses only what changed."""
+        return dagster_home(self.path) / "dbt"
 
 
 class LockedWarehouse(Warehouse):
@@ -94,11 +104,7 @@ class LockedWarehouse(Warehouse):
             return
         if self._con is None:
             self._con = sql_models.connect(
-                self.path,
-                memory_limit=self.memory_limit,
-                threads=self.threads,
-                temp_directory=self.temp_directory,
-                variables={"gross_margin": self.gross_margin},
+                self.path, memory_limit=self.memory_limit, threads=self.threads, temp_directory=self.temp_directory
             )
         else:  # what the steps before freed goes back to the OS, as closing the connection did
             sql_models.release_memory(self._con, self.memory_limit)
@@ -108,6 +114,17 @@ class LockedWarehouse(Warehouse):
             with suppress(duckdb.Error):  # no transaction was open
                 self._con.execute("rollback")
             raise
+
+    @contextmanager
+    def handed_to_dbt(self) -> Iterator[dict[str, str]]:
+        """Close the run's connection while dbt writes the file (DuckDB allows one writing process); the
+        writer lock stays held, so no other run, `subwh run` or UI-launched, opens the file meanwhile. The
+        next step's connect() opens a new connection."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        with super().handed_to_dbt() as env:
+            yield env
 
     def setup_for_execution(self, context) -> None:
         log = context.log.info if context.log else print

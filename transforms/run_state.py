@@ -33,8 +33,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The definitions: a change to any of these files may change what a run writes.
 CODE_DIRS = (REPO_ROOT / "sql", REPO_ROOT / "transforms", REPO_ROOT / "orchestration")
-CODE_SUFFIXES = (".py", ".sql", ".yaml", ".md")
-PACKAGES = ("duckdb", "polars", "dagster", "matplotlib")
+CODE_SUFFIXES = (".py", ".sql", ".yaml", ".yml", ".md")
+PACKAGES = ("duckdb", "polars", "dagster", "matplotlib", "dbt-core", "dbt-duckdb")
+# what dbt writes inside its project (sql/): artefacts, not definitions
+GENERATED_DIRS = ("__pycache__", "target", "logs", "dbt_packages")
 VERSION = 1
 
 
@@ -55,10 +57,10 @@ def _stat_listing(paths: Iterable[Path], root: Path | None = None) -> dict[str, 
     return listing
 
 
-def _walk(folder: Path) -> list[Path]:
+def _walk(folder: Path, skip: tuple[str, ...] = ("__pycache__",)) -> list[Path]:
     found = []
     for base, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        dirs[:] = [d for d in dirs if d not in skip]
         found += [Path(base) / name for name in files]
     return found
 
@@ -75,7 +77,7 @@ def landing_digest(landing_dir: str | Path) -> str:
 def code_digest(code_dirs: Iterable[Path] = CODE_DIRS) -> str:
     digest = hashlib.sha256()
     for folder in code_dirs:
-        for path in sorted(p for p in _walk(Path(folder)) if p.suffix in CODE_SUFFIXES):
+        for path in sorted(p for p in _walk(Path(folder), skip=GENERATED_DIRS) if p.suffix in CODE_SUFFIXES):
             digest.update(str(path.relative_to(folder.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
     for package in PACKAGES:
         try:

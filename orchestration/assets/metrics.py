@@ -1,18 +1,16 @@
 """SaaS metrics (docs/metrics.md): churn, NRR/GRR, ARPA, quick ratio, LTV, cohorts, MRR by segment and by plan.
 
-Every table is a SQL model under sql/ (docs/metrics.md explains each number); the checks below hold them
-to the invariants their definitions imply.
+Every table is a dbt model under sql/models/ (docs/metrics.md explains each number), built by
+orchestration/assets/dbt_models.py; the checks below hold them to the invariants their definitions imply.
 """
 
 
 import dagster as dg
 
-from orchestration.assets.factory import sql_model_asset
 from orchestration.assets.report import with_charts
 from orchestration.resources import Warehouse
 from transforms import metrics_checks
 from transforms.metric_bases import metric_bases
-from transforms.pipeline import METRICS_MODELS
 
 GROUP = "metrics"
 
@@ -45,15 +43,15 @@ def latest_month_metrics(con) -> dict:
     }
 
 
-metrics_models = [
-    sql_model_asset(
-        name,
-        GROUP,
-        preview_order_by=PREVIEW_ORDER.get(name),
-        metadata_hook=with_charts(name, latest_month_metrics if name == "marts/saas_metrics_monthly" else None),
-    )
-    for name in METRICS_MODELS
-]
+def preview_order(qualified_name: str) -> str | None:
+    """How a model's preview is ordered when the latest month first is not enough (orchestration/assets/dbt_models.py)."""
+    return PREVIEW_ORDER.get(qualified_name.replace(".", "/"))
+
+
+def model_metadata_hook(qualified_name: str):
+    """What a model's materialization carries besides its table summary: charts, the latest month's metrics."""
+    name = qualified_name.replace(".", "/")
+    return with_charts(name, latest_month_metrics if name == "marts/saas_metrics_monthly" else None)
 
 # A check reading a table its asset does not depend on must wait for that table too.
 MRR_WATERFALL = dg.AssetKey(["marts", "mrr_waterfall"])

@@ -1,7 +1,7 @@
 """Report: the offline revenue report (one HTML file per run), and the charts other assets attach.
 
-The chart hooks are passed to `sql_model_asset(..., metadata_hook=...)` by the MRR and metrics assets:
-after their model ran, each draws its chart from the table it just built (transforms/report/charts.py) and adds it
+The chart hooks are attached by the dbt models' asset (orchestration/assets/dbt_models.py): after dbt built
+the model, each draws its chart from the table it just built (transforms/report/charts.py) and adds it
 to the materialization as a Markdown image, so the Dagster UI shows the waterfall, the metrics and the
 cohorts as pictures. docs/report.md describes both.
 """
@@ -12,9 +12,8 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from orchestration.assets.factory import MetadataHook, table_key
 from orchestration.automation import follows_inputs
-from orchestration.metadata import frame_table
+from orchestration.metadata import MetadataHook, frame_table, table_key
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
 from transforms import report, sales

@@ -6,9 +6,8 @@ DuckDB models reduce usage, failed payments and scheduled cancellations to a few
 
 import dagster as dg
 
-from orchestration.assets.factory import sql_model_asset, table_key
 from orchestration.automation import follows_inputs
-from orchestration.metadata import frame_table, table_metadata
+from orchestration.metadata import frame_table, table_key, table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL
 from transforms import sales
@@ -20,8 +19,6 @@ UPSELL = table_key(sales.UPSELL_TABLE)
 CHURN_RISK = table_key(sales.CHURN_RISK_TABLE)
 JOURNEY = table_key(sales.JOURNEY_TABLE)
 FOLLOW_UP_EXPORT = dg.AssetKey(["exports", "follow_up"])
-
-sales_models = [sql_model_asset(name, GROUP) for name in sales.SALES_MODELS]
 
 _LIST_INPUTS = [
     *(table_key(name.replace("/", ".")) for name in sales.SALES_MODELS),

@@ -6,6 +6,7 @@ import dagster as dg
 
 from orchestration.definitions import build_definitions
 from orchestration.settings import REPO_ROOT, Settings
+from tests.support.dbt import dbt_materialization
 from transforms.reconciliation import waterfall_breaks
 from transforms.sql_models import connect
 
@@ -70,7 +71,7 @@ def test_full_materialization_on_the_committed_sample(tmp_path):
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert checks["mrr_waterfall_reconciles"] is True
-    waterfall_materialization = result.asset_materializations_for_node("marts__mrr_waterfall")[0]
+    waterfall_materialization = dbt_materialization(result, "marts.mrr_waterfall")
     assert waterfall_materialization.metadata["dagster/row_count"].value >= 12
     con = connect(settings.warehouse_path, read_only=True)
     assert waterfall_breaks(con) == []

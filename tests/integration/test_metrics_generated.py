@@ -11,11 +11,12 @@ import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.settings import Settings
+from tests.support.dbt import METRICS, dbt_materialization, qualified
 from tests.support.story import Landing, build, build_metrics, rows
 from tests.unit.test_metrics import subscription_story
 from transforms import metrics_checks
-from transforms.pipeline import METRICS_MODELS
-from transforms.sql_models import connect, load_model
+from transforms.dbt_project import model_doc
+from transforms.sql_models import connect
 
 CHECKS = [
     metrics_checks.saas_metric_bound_breaks, metrics_checks.cohort_retention_bound_breaks,
@@ -149,7 +150,7 @@ def test_metrics_assets_materialize_with_described_columns(tmp_path):
     build(landing.root, settings.warehouse_path).close()  # upstream tables, without Dagster: only metrics run
     defs = build_definitions(settings)
     metrics_keys = dg.AssetSelection.groups("metrics").resolve(defs.resolve_asset_graph())
-    assert {k.to_user_string() for k in metrics_keys} == set(METRICS_MODELS)
+    assert {k.to_user_string() for k in metrics_keys} == {name.replace(".", "/") for name in qualified(METRICS)}
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), asset_selection=list(metrics_keys))
     assert result.success
@@ -158,18 +159,18 @@ def test_metrics_assets_materialize_with_described_columns(tmp_path):
     assert checks == dict.fromkeys(METRICS_CHECK_NAMES, True)
     specs = {s.key: s for s in defs.resolve_all_asset_specs()}
     con = connect(settings.warehouse_path, read_only=True)
-    for name in METRICS_MODELS:
-        model = load_model(name)
+    for name in qualified(METRICS):
+        model = model_doc(name)
         key = dg.AssetKey(model.qualified_name.split("."))
         assert specs[key].group_name == "metrics" and specs[key].description == model.description
         declared = {c.name: c.description for c in specs[key].metadata["dagster/column_schema"].columns}
         catalog = dict(con.sql(f"select column_name, comment from duckdb_columns() where schema_name = "
                                f"'{model.schema}' and table_name = '{model.table}'").fetchall())
         assert declared == {c: catalog[c] for c in declared}, name
-        materialized = result.asset_materializations_for_node("__".join(key.path))[0]
+        materialized = dbt_materialization(result, ".".join(key.path))
         shown = {c.name: c.description for c in materialized.metadata["dagster/column_schema"].schema.columns}
         assert shown == catalog, name
-    headline = result.asset_materializations_for_node("marts__saas_metrics_monthly")[0].metadata
+    headline = dbt_materialization(result, "marts.saas_metrics_monthly").metadata
     assert headline["latest_month"].value == "2025-03-01" and headline["latest_mrr"].value == 338.0
     assert headline["latest_nrr_12m"].value == pytest.approx(0.694444)
     # a small base is stated beside the rate (March 2024's A 100, B 200, C 60); LTV's margin is shown

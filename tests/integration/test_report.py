@@ -16,15 +16,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.assets.factory import sql_model_asset
-from orchestration.assets.report import CHART_HOOKS, revenue_report
+from orchestration.assets.dbt_models import dbt_models, dbt_resource
+from orchestration.assets.report import revenue_report
 from orchestration.resources import Warehouse
 from orchestration.settings import REPO_ROOT
 from tests.support.browser import Browser, find_chromium
+from tests.support.dbt import SALES, dbt_materialization, run_models
 from tests.support.story import Landing, account, build, build_metrics, rows, starts, trial
 from transforms import report, sales
 from transforms.simulator import Assumptions, project
-from transforms.sql_models import connect, run_model
+from transforms.sql_models import connect
 
 generator = pytest.importorskip("sample_data.generator")
 
@@ -44,8 +45,7 @@ def warehouse_file(request, tmp_path_factory) -> Path:
         if not (root / "built").exists():
             generator.generate(root / "landing", accounts=120, months=15, seed=11, progress=False)
             con = build_metrics(build(root / "landing", path))
-            for model in sales.SALES_MODELS:
-                run_model(con, model)
+            run_models(con, SALES)
             sales.write_marts(con, sales.follow_up_lists(sales.read_inputs(con)))
             con.close()
             (root / "built").touch()
@@ -180,9 +180,9 @@ def test_report_asset_writes_the_files_and_links_them(warehouse_file, tmp_path):
 
 def test_waterfall_asset_attaches_its_charts(warehouse_file, tmp_path):
     resource = writable_warehouse(warehouse_file, tmp_path)
-    waterfall = sql_model_asset("marts/mrr_waterfall", "mrr", metadata_hook=CHART_HOOKS["marts/mrr_waterfall"])
-    result = dg.materialize([waterfall], resources={"warehouse": resource})
-    metadata = result.asset_materializations_for_node("marts__mrr_waterfall")[0].metadata
+    result = dg.materialize([dbt_models], selection=[dg.AssetKey(["marts", "mrr_waterfall"])],
+                            resources={"warehouse": resource, "dbt": dbt_resource()})
+    metadata = dbt_materialization(result, "marts.mrr_waterfall").metadata
     for key in ("chart_bridge", "chart_movements"):
         image = metadata[key].value
         assert image.startswith("![") and "data:image/png;base64," in image
@@ -196,15 +196,11 @@ def test_waterfall_asset_attaches_its_charts(warehouse_file, tmp_path):
 
 
 def test_metrics_and_cohort_assets_attach_their_charts(warehouse_file, tmp_path):
-    from orchestration.assets.metrics import metrics_models
-
     resource = writable_warehouse(warehouse_file, tmp_path)
-    wanted = {dg.AssetKey(["marts", "saas_metrics_monthly"]), dg.AssetKey(["marts", "cohort_retention"])}
-    selected = [a for a in metrics_models if a.key in wanted]
-    assert len(selected) == 2
-    result = dg.materialize(selected, resources={"warehouse": resource})
-    metrics = result.asset_materializations_for_node("marts__saas_metrics_monthly")[0].metadata
-    cohorts = result.asset_materializations_for_node("marts__cohort_retention")[0].metadata
+    wanted = [dg.AssetKey(["marts", "saas_metrics_monthly"]), dg.AssetKey(["marts", "cohort_retention"])]
+    result = dg.materialize([dbt_models], selection=wanted, resources={"warehouse": resource, "dbt": dbt_resource()})
+    metrics = dbt_materialization(result, "marts.saas_metrics_monthly").metadata
+    cohorts = dbt_materialization(result, "marts.cohort_retention").metadata
     assert "latest_month" in metrics  # the metrics asset's own metadata is kept beside the chart
     for metadata, key in ((metrics, "chart_metrics"), (cohorts, "chart_logo_retention"),
                           (cohorts, "chart_revenue_retention")):

@@ -6,10 +6,12 @@ import polars as pl
 import pytest
 
 from orchestration.assets import sales as sales_assets
+from orchestration.assets.dbt_models import dbt_models, dbt_resource
 from orchestration.resources import Warehouse
+from tests.support.dbt import SALES, qualified, run_models
 from tests.support.story import build
 from transforms import sales
-from transforms.sql_models import connect, run_model
+from transforms.sql_models import connect
 
 generator = pytest.importorskip("sample_data.generator")
 
@@ -30,10 +32,12 @@ def materialized(generated):
     root, landing, warehouse = generated
     resource = Warehouse(path=str(warehouse), landing_dir=str(landing), serving_path=str(root / "serving.duckdb"),
                          exports_dir=str(root / "exports"), reports_dir=str(root / "reports"))
+    sales_models = [dg.AssetKey(name.split(".")) for name in qualified(SALES)]
     result = dg.materialize(
-        [*sales_assets.sales_models, sales_assets.sales_follow_up_lists, sales_assets.follow_up_export,
+        [dbt_models, sales_assets.sales_follow_up_lists, sales_assets.follow_up_export,
          sales_assets.upsell_list_keeps_its_rules, sales_assets.churn_risk_list_keeps_its_rules],
-        resources={"warehouse": resource},
+        selection=[*sales_models, sales_assets.UPSELL, sales_assets.CHURN_RISK, sales_assets.FOLLOW_UP_EXPORT],
+        resources={"warehouse": resource, "dbt": dbt_resource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
     with resource.connect() as con:
@@ -153,8 +157,7 @@ def test_rerunning_the_models_gives_the_same_lists(generated, materialized):
 
     con = connect(warehouse)
     try:
-        for model in sales.SALES_MODELS:
-            run_model(con, model)
+        run_models(con, SALES)
         again = sales.follow_up_lists(sales.read_inputs(con))
     finally:
         con.close()

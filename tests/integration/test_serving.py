@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from orchestration.locking import lock_is_held
+from tests.support.dbt import METRICS, MRR, run_models
 from tests.support.story import Landing, account, build, cancels, changes, starts
 from transforms.reconciliation import WATERFALL_BREAKS
 from transforms.serving import (
@@ -330,12 +331,12 @@ def test_bi_tool_reads_through_sqlalchemy_while_a_run_writes(tmp_path):
     assert [str(c) for c in closing] == CLOSING["v2"]
 
 
+@pytest.mark.xfail(strict=True, reason="the incremental marts are tables until the restating materialization lands "
+                                       "(sql/macros/materializations/, branch dbt-incremental): every mart is copied whole")
 def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(tmp_path):
     """The next publication from the same warehouse copies the file in place and replaces only the rows of
     the accounts the incremental marts restated; the file then holds exactly the warehouse's marts."""
     from tests.support.story import build_metrics, load_new_files, payment
-    from transforms.pipeline import METRICS_MODELS, MRR_MODELS
-    from transforms.sql_models import run_model
 
     landing = Landing(tmp_path / "landing")
     # the data reaches March already, so the next delivery adds no month (a new month rebuilds in full)
@@ -347,8 +348,7 @@ def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(t
 
     landing.add(*VERSION_2, payment("C", on="2025-03-02", amount="10.00"))
     load_new_files(con, landing.root)
-    for model in MRR_MODELS + METRICS_MODELS:
-        run_model(con, model)
+    run_models(con, MRR + METRICS)
     publication = publish_marts(con, serving, run_id="second")
     assert publication.updated == ("account_mrr_monthly", "accounts", "mrr_movements")
     con.execute(f"attach '{serving}' as published (read_only)")
@@ -368,13 +368,13 @@ def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(t
     assert publish_marts(con, serving, run_id="third").updated == ()
 
 
+@pytest.mark.xfail(strict=True, reason="the incremental marts are tables until the restating materialization lands "
+                                       "(sql/macros/materializations/, branch dbt-incremental): every mart is copied whole")
 def test_a_serving_file_that_is_not_what_this_warehouse_last_published_is_copied_whole(tmp_path):
     """A warehouse restored from a backup numbers its next builds as the backup did; a serving table
     dropped by hand; a model that is no longer incremental: each time the file ends up equal to the marts."""
     from tests.support.story import build_metrics, load_new_files, payment
     from transforms.incremental import changed_keys_since
-    from transforms.pipeline import METRICS_MODELS, MRR_MODELS
-    from transforms.sql_models import run_model
 
     landing = Landing(tmp_path / "landing")
     landing.add(*VERSION_1, payment("A", on="2025-01-20", amount="50.00"))
@@ -386,8 +386,7 @@ def test_a_serving_file_that_is_not_what_this_warehouse_last_published_is_copied
         con = connect(path)
         try:
             load_new_files(con, landing.root)
-            for model in MRR_MODELS + METRICS_MODELS:
-                run_model(con, model)
+            run_models(con, MRR + METRICS)
             publication = publish_marts(con, serving)
             con.execute(f"attach '{serving}' as published (read_only)")
             for table in publication.tables:

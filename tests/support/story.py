@@ -11,14 +11,17 @@ Each helper returns one event dict; `Landing.add` writes them to one file per st
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
+import shutil
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from tests.support.dbt import METRICS, MRR, run_models
 from transforms.ingestion import STREAMS, ensure_raw_tables, load_reference, load_stream
-from transforms.pipeline import MRR_MODELS
-from transforms.sql_models import connect, run_model
+from transforms.sql_models import connect
 
 _ids = itertools.count(1)
 
@@ -147,15 +150,27 @@ class Landing:
         return path
 
 
-def build(landing: Landing | Path, warehouse: Path | str = ":memory:", con=None):
-    """Ingest the landing folder and build the MRR models, without Dagster. Returns the connection."""
+def build(landing: Landing | Path, warehouse: Path | str | None = None, con=None):
+    """Ingest the landing folder and build the MRR models (dbt, in this process: tests/support/dbt.py),
+    without Dagster. Returns the connection. Without `warehouse` or `con`, a scratch warehouse file."""
     root = landing.root if isinstance(landing, Landing) else Path(landing)
-    con = con or connect(warehouse)
+    con = con or connect(warehouse or scratch_warehouse())
     ensure_raw_tables(con)
     load_new_files(con, root)
-    for model in MRR_MODELS:
-        run_model(con, model)
+    run_models(con, MRR)
     return con
+
+
+_scratch: list[str] = []
+
+
+def scratch_warehouse() -> Path:
+    """A new warehouse file in a temporary folder, removed when the test process ends."""
+    if not _scratch:
+        atexit.register(lambda: [shutil.rmtree(folder, ignore_errors=True) for folder in _scratch])
+    folder = tempfile.mkdtemp(prefix="subwh-test-")
+    _scratch.append(folder)
+    return Path(folder) / "warehouse.duckdb"
 
 
 def load_new_files(con, root: Path) -> None:
@@ -172,12 +187,9 @@ def rows(con, sql: str) -> list[dict]:
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
-def build_metrics(con):
+def build_metrics(con, gross_margin: str = "1.0"):
     """Build the SaaS metrics models (docs/metrics.md) on a connection `build` returned. Returns the connection."""
-    from transforms.pipeline import METRICS_MODELS
-
-    for model in METRICS_MODELS:
-        run_model(con, model)
+    run_models(con, METRICS, gross_margin=gross_margin)
     return con
 
 

@@ -21,11 +21,11 @@ import pytest
 from orchestration.definitions import build_definitions
 from orchestration.settings import REPO_ROOT, Settings
 from tests.integration.test_definitions import SPEC_TABLES
+from tests.support.dbt import SALES, run_models
 from tests.support.story import Landing, build, build_metrics, rows
 from tests.unit.test_metrics import subscription_story
 from transforms import sales
 from transforms.ingestion.event_schema import QUARANTINE_REASONS, REQUIRED_FIELDS, STREAM_FIELDS
-from transforms.sql_models import run_model
 
 DOCS = REPO_ROOT / "docs"
 INPUT_FORMAT = DOCS / "input-format.md"
@@ -71,8 +71,7 @@ def test_no_description_in_the_catalog_cites_an_outside_document(tmp_path):
     landing = Landing(tmp_path / "landing")
     landing.add(*subscription_story())
     con = build_metrics(build(landing))
-    for model in sales.SALES_MODELS:
-        run_model(con, model)
+    run_models(con, SALES)
     sales.write_marts(con, sales.follow_up_lists(sales.read_inputs(con)))
     tables = con.sql("select schema_name, table_name, comment from duckdb_tables() "
                      "where database_name = current_database()").fetchall()

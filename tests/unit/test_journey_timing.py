@@ -13,6 +13,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
+from tests.support.dbt import SALES, run_models
 from tests.support.story import (
     Landing,
     account,
@@ -26,7 +27,6 @@ from tests.support.story import (
     usage,
 )
 from transforms import sales
-from transforms.sql_models import run_model
 
 LATEST = date(2025, 6, 30)
 
@@ -56,8 +56,7 @@ def customer(account_id: str, on: str = "2025-01-05", plan: str = "starter", sea
 def lists_for(landing: Landing, predictions: list[tuple] | None = None):
     """Build the warehouse, optionally with a hand-made marts.churn_predictions, and compute the lists."""
     con = build(landing)
-    for model in sales.SALES_MODELS:
-        run_model(con, model)
+    run_models(con, SALES)
     if predictions is not None:
         con.execute("create schema if not exists marts")
         con.execute("""create table marts.churn_predictions (account_id varchar, as_of timestamp,

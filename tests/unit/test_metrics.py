@@ -9,6 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from tests.support.dbt import METRICS, qualified
 from tests.support.story import (
     Landing,
     account,
@@ -22,8 +23,7 @@ from tests.support.story import (
     trial,
 )
 from transforms import metrics_checks
-from transforms.pipeline import METRICS_MODELS
-from transforms.sql_models import connect, load_model
+from transforms.dbt_project import model_doc
 
 
 def m(year, month):
@@ -189,7 +189,7 @@ def test_ltv_uses_the_six_months_before(story):
 
 
 def test_ltv_with_a_gross_margin(landing):
-    con = build_metrics(build(landing, con=connect(":memory:", variables={"gross_margin": "0.8"})))
+    con = build_metrics(build(landing), gross_margin="0.8")
     metrics = by_month(con, "marts.saas_metrics_monthly")
     assert metrics[m(2025, 2)]["ltv"] == D("1382.40")  # 96 x 0.8 x 18
     assert metrics[m(2024, 9)]["ltv"] == D("1386.67")  # 130 x 0.8 / 0.075 = 1386.666...
@@ -484,8 +484,8 @@ def test_checks_catch_broken_tables(story, tamper, check):
 
 
 def test_every_metrics_table_and_column_is_described_in_the_catalog(story):
-    for name in METRICS_MODELS:
-        model = load_model(name)
+    for name in qualified(METRICS):
+        model = model_doc(name)
         comment = story.sql(f"select comment from duckdb_tables() where schema_name = '{model.schema}' "
                             f"and table_name = '{model.table}'").fetchall()[0][0]
         assert comment and comment == model.description
@@ -494,7 +494,7 @@ def test_every_metrics_table_and_column_is_described_in_the_catalog(story):
         undescribed = [c for c, text in columns.items() if not text]
         if model.schema == "marts":
             assert undescribed == [], name
-        assert {c: columns[c] for c in model.column_descriptions} == model.column_descriptions
+        assert {c: columns[c] for c in model.columns} == model.columns
 
 
 def test_public_columns_of_spec_section_6(story):

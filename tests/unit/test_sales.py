@@ -14,9 +14,9 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
+from tests.support.dbt import SALES, run_models
 from tests.support.story import Landing, account, build, cancels, pauses, payment, rows, starts, trial, usage
 from transforms import report, sales
-from transforms.sql_models import run_model
 
 FIRST_DAY = date(2025, 5, 2)  # previous window's first day
 CURRENT_START = date(2025, 6, 1)
@@ -46,8 +46,7 @@ def near_seat_limit(account_id: str) -> list[dict]:
 
 def build_lists(landing: Landing):
     con = build(landing)
-    for model in sales.SALES_MODELS:
-        run_model(con, model)
+    run_models(con, SALES)
     lists = sales.follow_up_lists(sales.read_inputs(con))
     sales.write_marts(con, lists)
     return con, lists
@@ -148,7 +147,7 @@ def test_window_days_and_means_count_days_not_events(tmp_path):
         usage("W", "2025-06-30T12:00:00Z", "api_calls", 30),
     )
     con = build(landing)
-    run_model(con, "intermediate/account_usage_windows")
+    run_models(con, "account_usage_windows")
     (w,) = rows(con, "select * from intermediate.account_usage_windows where account_id = 'W'")
     assert (w["previous_window_start"], w["current_window_start"], w["latest_data_day"]) == (
         FIRST_DAY, CURRENT_START, LATEST)

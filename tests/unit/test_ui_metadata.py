@@ -10,10 +10,11 @@ from decimal import Decimal
 import dagster as dg
 import polars as pl
 
-from orchestration.assets.factory import latest_first
+from orchestration.assets.dbt_models import latest_first
 from orchestration.metadata import frame_table, table_metadata
+from transforms.dbt_project import model_doc
 from transforms.report import sparklines
-from transforms.sql_models import load_model, summarize_table
+from transforms.sql_models import summarize_table
 
 MONTHS = [date(2023 + (m // 12), m % 12 + 1, 1) for m in range(36)]
 
@@ -43,9 +44,9 @@ def test_previews_are_tables_latest_month_first():
     con.execute("create schema marts")
     con.execute("create table marts.mrr_waterfall as select (date '2024-01-01' + to_months(m))::date as month, "
                 "(100 + m)::decimal(18, 2) as closing_mrr from range(30) t(m)")
-    model = load_model("marts/mrr_waterfall")
-    assert latest_first(model) == "month desc"
-    summary = summarize_table(con, "marts.mrr_waterfall", order_by=latest_first(model))
+    columns = model_doc("marts.mrr_waterfall").columns
+    assert latest_first(columns) == "month desc"
+    summary = summarize_table(con, "marts.mrr_waterfall", order_by=latest_first(columns))
     preview = table_metadata(summary)["preview"]
     assert isinstance(preview, dg.TableMetadataValue)
     assert [r.data["month"] for r in preview.records][:2] == ["2026-06-01", "2026-05-01"]

@@ -167,7 +167,7 @@ def retention_grid(cohorts: list[dict], value: str) -> dict:
 
 FUNNEL_SQL = """
 with first_trials as (
-    select account_id, month_of(min(occurred_at)) as cohort_month
+    select account_id, date_trunc('month', min(occurred_at))::date as cohort_month
     from raw.subscription_events
     where event_type = 'trial_started'
     group by account_id
