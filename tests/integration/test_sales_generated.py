@@ -36,7 +36,8 @@ def materialized(generated):
     result = dg.materialize(
         [dbt_models, sales_assets.sales_follow_up_lists, sales_assets.follow_up_export,
          sales_assets.upsell_list_keeps_its_rules, sales_assets.churn_risk_list_keeps_its_rules],
-        selection=[*sales_models, sales_assets.UPSELL, sales_assets.CHURN_RISK, sales_assets.FOLLOW_UP_EXPORT],
+        selection=[*sales_models, sales_assets.UPSELL, sales_assets.CHURN_RISK, sales_assets.JOURNEY,
+                   sales_assets.FOLLOW_UP_EXPORT],
         resources={"warehouse": resource, "dbt": dbt_resource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
