@@ -9,6 +9,7 @@ Builds build/usage_weeks_ab.duckdb from the landing folder once (ingestion and t
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import subprocess
 import sys
@@ -18,12 +19,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.story import build  # noqa: E402
-from transforms.sql_models import connect, load_model  # noqa: E402
+from transforms.sql_models import connect  # noqa: E402
 
-MODEL = "intermediate/account_usage_windows"
+MODEL = "sql/models/intermediate/account_usage_windows.sql"
+REPO = Path(__file__).resolve().parents[1]
 OLD_COLUMNS = ("account_id, metric, latest_data_day, current_window_start, previous_window_start, current_total, "
                "current_days_reported, current_daily_mean, previous_total, previous_days_reported, "
                "previous_daily_mean")
+
+
+def plain_sql(model: str) -> str:
+    """The model's SELECT with dbt's ref() and source() written as the tables they name (this model uses no
+    other Jinja)."""
+    model = re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}",
+                   lambda m: {"calendar": "staging.calendar"}[m.group(1)], model)
+    return re.sub(r"\{\{\s*source\('raw',\s*'(\w+)'\)\s*\}\}", r"raw.\1", model)
 
 
 def main() -> None:
@@ -36,9 +46,9 @@ def main() -> None:
     if not warehouse.exists():
         warehouse.parent.mkdir(exist_ok=True)
         build(Path(args.landing), warehouse).close()
-    before = subprocess.run(["git", "show", f"{args.base}:sql/{MODEL}.sql"], capture_output=True, text=True,
-                            check=True).stdout.split("*/", 1)[1]
-    after = load_model(MODEL).select_sql
+    before = plain_sql(subprocess.run(["git", "show", f"{args.base}:{MODEL}"], capture_output=True, text=True,
+                                      check=True).stdout)
+    after = plain_sql((REPO / MODEL).read_text())
     con = connect(warehouse)
     con.execute("set threads = 2")
     seconds: dict[str, list[float]] = {"before": [], "after": []}
