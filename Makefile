@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export SUBWH_LANDING_DIR ?= $(CURDIR)/sample_data/landing
 export SUBWH_WAREHOUSE_PATH ?= $(CURDIR)/data/warehouse.duckdb
 
-.PHONY: run test dev lint rebuild clean
+.PHONY: run test test-spark dev lint rebuild clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -22,6 +22,14 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -n 2 -q
+
+# The dbt project on Spark in local mode (pyspark, dbt-spark; Java 17+) against DuckDB, value for value
+$(BIN)/.installed-spark: $(BIN)/.installed requirements-spark.lock
+	$(BIN)/python -m pip install --quiet -r requirements-spark.lock
+	@touch $@
+
+test-spark: $(BIN)/.installed-spark
+	SUBWH_TEST_SPARK=1 $(BIN)/python -m pytest tests/spark -q
 
 # The UI on the warehouse above, with its own Dagster home beside it (orchestration/instance.py).
 dev: $(BIN)/.installed

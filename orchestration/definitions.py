@@ -27,6 +27,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         exports_dir=str(settings.exports_dir),
         reports_dir=str(settings.reports_dir),
         gross_margin=settings.gross_margin,
+        engine=settings.engine,
         memory_limit=settings.memory_limit,
         threads=settings.threads,
         temp_directory=settings.temp_directory,

@@ -26,6 +26,8 @@ class Warehouse(dg.ConfigurableResource):
     exports_dir: str
     reports_dir: str
     gross_margin: str = "1.0"
+    # what runs the dbt models: duckdb, or spark (docs/spark.md)
+    engine: str = "duckdb"
     memory_limit: str | None = None
     threads: int | None = None
     temp_directory: str | None = None

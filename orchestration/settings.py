@@ -45,6 +45,8 @@ class Settings:
     # (never the key itself), and the API's base address (empty: Stripe's own).
     stripe_api_key_env: str | None = None
     stripe_api_base: str = ""
+    # What runs the dbt models: duckdb, or spark (docs/spark.md)
+    engine: str = "duckdb"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +73,7 @@ class Settings:
             # never pull Stripe data into the committed sample: a key exported in the shell leaves `make run` as is
             stripe_api_key_env=None if landing.resolve() == SAMPLE_LANDING.resolve() else _stripe_key_env(env),
             stripe_api_base=(env.get("SUBWH_STRIPE_API_BASE") or "").strip(),
+            engine=_engine(env, "SUBWH_ENGINE"),
         )
 
 
@@ -178,6 +181,22 @@ def _fraction(env: Mapping[str, str], name: str, default: str) -> str:
         raise SettingsError(f"{name}={text!r} is not a number (a fraction such as 0.8)") from None
     if not value.is_finite() or not 0 < value <= 1:
         raise SettingsError(f"{name}={text!r} must be a fraction above 0 and at most 1 (e.g. 0.8)")
+    return text
+
+
+def _engine(env: Mapping[str, str], name: str) -> str:
+    """duckdb (the default) or spark; spark only where pyspark, dbt-spark and Java are installed."""
+    text = (env.get(name) or "").strip().lower() or "duckdb"
+    if text not in ("duckdb", "spark"):
+        raise SettingsError(f"{name}={text!r} must be duckdb or spark")
+    if text == "spark":
+        import importlib.util
+        import shutil
+
+        if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+            raise SettingsError(f"{name}=spark needs pyspark and dbt-spark: .venv/bin/pip install -r requirements-spark.lock")
+        if shutil.which("java") is None:
+            raise SettingsError(f"{name}=spark needs Java 17 or later on PATH (Debian: openjdk-17-jre-headless)")
     return text
 
 

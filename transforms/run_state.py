@@ -98,6 +98,8 @@ def inputs(settings) -> dict[str, str]:
             "exports_dir": str(Path(settings.exports_dir).resolve()),
             "reports_dir": str(Path(settings.reports_dir).resolve()),
             "gross_margin": str(settings.gross_margin),
+            # a run on another engine (docs/spark.md) is not "nothing new"; DuckDB's keeps earlier digests
+            **({"engine": settings.engine} if getattr(settings, "engine", "duckdb") != "duckdb" else {}),
         }),
     }
 

@@ -10,7 +10,11 @@ dbt has finished, each model's materialization gets what the other assets' do: r
 column types, and the charts and headline numbers of the marts that have them.
 """
 
+import contextlib
+import io
 from collections.abc import Mapping
+from functools import cached_property
+from importlib import metadata
 from typing import Any
 
 import dagster as dg
@@ -22,22 +26,44 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from packaging import version
 
 from orchestration.automation import follows_inputs
 from orchestration.metadata import table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL, Settings
-from transforms import dbt_project
+from transforms import dbt_project, spark_engine
 from transforms.sql_models import summarize_table
+
+
+class WarehouseDbt(DbtCliResource):
+    """dagster-dbt's dbt command-line resource, without two costs a run does not need: `dbt --version` in a
+    subprocess to learn which dbt it runs (about 1.6 s of CPU, and a look on PyPI for a newer one; the
+    installed dbt-core is pinned, so its version is read from the package instead), and a dbt adapter set up
+    in this process for metadata queries the models' asset makes itself, on the warehouse (row counts,
+    column types)."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
+def dbt_resource(project: DbtProject | None = None) -> DbtCliResource:
+    """The `dbt` resource the models' asset runs dbt with (Definitions and tests)."""
+    return WarehouseDbt(project_dir=project or DBT_PROJECT, dbt_executable=dbt_project.DBT_EXECUTABLE,
+                        global_config_flags=list(dbt_project.GLOBAL_FLAGS))
 
 
 class ProjectPreparer(DagsterDbtProjectPreparer):
     """dagster-dbt's preparer (`dbt parse`), with the dbt installed beside this Python, on PATH or not."""
 
     def _prepare_manifest(self, project: DbtProject) -> None:
-        DbtCliResource(project_dir=project, dbt_executable=dbt_project.DBT_EXECUTABLE,
-                       global_config_flags=list(dbt_project.GLOBAL_FLAGS)).cli(
-            ["parse", "--quiet"], target_path=project.target_path).wait()
+        # the variables a run on the default warehouse passes: the run reuses this parse (partial parsing)
+        dbt_vars = dbt_project.dbt_vars(Settings.from_env().gross_margin)
+        dbt_resource(project).cli(["parse", "--quiet", *dbt_vars], target_path=project.target_path).wait()
 
 
 DBT_PROJECT = DbtProject(project_dir=dbt_project.PROJECT_DIR, profiles_dir=dbt_project.PROJECT_DIR,
@@ -80,11 +106,6 @@ class WarehouseTranslator(DagsterDbtTranslator):
 TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_resource() -> DbtCliResource:
-    """The `dbt` resource the models' asset runs dbt with (Definitions and tests)."""
-    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_project.DBT_EXECUTABLE,
-                          global_config_flags=list(dbt_project.GLOBAL_FLAGS))
-
 # Time columns an analyst reads newest first, with what orders rows within one value of them.
 LATEST_FIRST = (("month", "month desc"), ("cohort_month", "cohort_month desc, months_since_start"),
                 ("as_of", "as_of desc"))
@@ -99,22 +120,36 @@ def latest_first(columns) -> str | None:
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR,
             name="dbt_models", pool=WAREHOUSE_POOL)
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    """One `dbt build` for every selected model and test; then each model's table metadata and charts."""
+    """One `dbt build` for every selected model and test; then each model's table metadata and charts. On
+    Spark (SUBWH_ENGINE=spark, docs/spark.md) the raw tables go to Spark as Parquet first, and the tables
+    Spark built come back into the warehouse before their metadata is read."""
+    arguments, spark_env = dbt_project.dbt_vars(warehouse.gross_margin), {}
+    if warehouse.engine == "spark":
+        folder = spark_engine.spark_folder(warehouse.path)
+        with warehouse.connect() as con:
+            spark_engine.prepare(con, folder)
+        arguments, spark_env = spark_engine.dbt_arguments(warehouse.gross_margin, folder), spark_engine.environment(folder)
     with warehouse.handed_to_dbt() as env:
         # the subprocess inherits this environment: the warehouse's path and DuckDB settings
-        with dbt_project.environment(env):
-            invocation = dbt.cli(["build", *dbt_project.dbt_vars(warehouse.gross_margin)], context=context,
-                                 target_path=warehouse.dbt_target_dir())
-        events, failure = [], None
-        try:
-            events.extend(invocation.stream())
-        except Exception as error:  # a model or test failed: what succeeded is still reported
-            failure = error
+        with dbt_project.environment({**env, **spark_env}):
+            invocation = dbt.cli(["build", *arguments], context=context, target_path=warehouse.dbt_target_dir())
+        events, failure, output = [], None, io.StringIO()
+        # dagster-dbt echoes every dbt line to stdout: kept out of the console (`subwh run` prints one line
+        # per failure); they are in the warehouse's dbt.log and in the run's events
+        with contextlib.redirect_stdout(output):
+            try:
+                events.extend(invocation.stream())
+            except Exception as error:  # a model or test failed: what succeeded is still reported
+                failure = error
     with warehouse.connect() as con:
+        if warehouse.engine == "spark":
+            spark_engine.import_models(con, spark_engine.spark_folder(warehouse.path), {
+                doc.qualified_name: (doc.description, doc.columns) for doc in dbt_project.model_docs().values()})
         for event in events:
             yield _with_table_metadata(context, con, event)
     if failure is not None:
-        raise failure
+        raise dg.Failure(description=f"dbt build failed: {dbt_project.failures(warehouse.dbt_target_dir(), output.getvalue())} "
+                                     f"(dbt's log: {warehouse.dbt_target_dir() / 'dbt.log'})") from failure
 
 
 def _with_table_metadata(context: dg.AssetExecutionContext, con, event):
@@ -127,6 +162,8 @@ def _with_table_metadata(context: dg.AssetExecutionContext, con, event):
     columns = [r[0] for r in con.execute(
         "select column_name from duckdb_columns() where database_name = current_database() and schema_name = ? "
         "and table_name = ?", qualified.split(".")).fetchall()]
+    if not columns:  # a view built on Spark stays there (docs/spark.md): nothing here to describe
+        return event
     summary = summarize_table(con, qualified, order_by=preview_order(qualified) or latest_first(columns))
     hook = model_metadata_hook(qualified)
     extra = hook(con) if hook else {}

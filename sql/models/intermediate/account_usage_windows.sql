@@ -7,8 +7,9 @@ with windows as (
 ),
 
 -- One pass over the 60 days, grouped by account and metric only. The days with usage are kept as a
--- 60-bit set (bit n: previous_window_start + n), so counting the reported days needs no grouping by
--- day; the mean of the daily totals over those days is the window's total divided by their number.
+-- 60-bit set in a BIGINT (bit n: previous_window_start + n), so counting the reported days needs no
+-- grouping by day; the mean of the daily totals over those days is the window's total divided by their
+-- number.
 -- Filtering occurred_at first lets DuckDB skip the row groups outside the 60 days (raw.usage_events
 -- is the largest table by far); each row's day number (0 = previous_window_start, 59 = the latest data day)
 -- is worked out once and compared as a small integer.
@@ -18,7 +19,7 @@ window_usage as (
         usage.metric,
         sum(usage.quantity) filter (where usage.day_number >= 30) as current_total,
         sum(usage.quantity) filter (where usage.day_number < 30) as previous_total,
-        bit_or(1::ubigint << usage.day_number::ubigint) as days_with_usage,
+        bit_or(1::bigint << usage.day_number) as days_with_usage,
         -- the 4 weeks of 7 days ending on the latest data day (week 0 = this week; day 59 is the latest data
         -- day), for the contact timing; each filter costs a few percent of this scan, hence 4 weeks, not 8
         sum(usage.quantity) filter (where usage.day_number between 53 and 59) as week_0,
@@ -27,7 +28,7 @@ window_usage as (
         sum(usage.quantity) filter (where usage.day_number between 32 and 38) as week_3
     from (
         select usage.account_id, usage.metric, usage.quantity, usage.occurred_at,
-               usage.occurred_at::date - windows.previous_window_start as day_number
+               {{ days_between('windows.previous_window_start', 'usage.occurred_at::date') }} as day_number
         from {{ source('raw', 'usage_events') }} as usage, windows
         where usage.occurred_at >= windows.previous_window_start::timestamp
           and usage.occurred_at < (windows.latest_data_day + 1)::timestamp
@@ -39,12 +40,12 @@ days_reported as (
     select
         *,
         bit_count(days_with_usage >> 30)::bigint as current_days_reported,
-        bit_count(days_with_usage & ((1::ubigint << 30) - 1))::bigint as previous_days_reported,
+        bit_count(days_with_usage & ((1::bigint << 30) - 1))::bigint as previous_days_reported,
         -- week k holds bits 53 - 7k .. 59 - 7k (bit 59 is the latest data day)
-        week_0 / nullif(bit_count((days_with_usage >> 53) & 127::ubigint), 0) as week_0_mean,
-        week_1 / nullif(bit_count((days_with_usage >> 46) & 127::ubigint), 0) as week_1_mean,
-        week_2 / nullif(bit_count((days_with_usage >> 39) & 127::ubigint), 0) as week_2_mean,
-        week_3 / nullif(bit_count((days_with_usage >> 32) & 127::ubigint), 0) as week_3_mean
+        week_0 / nullif(bit_count((days_with_usage >> 53) & 127::bigint), 0) as week_0_mean,
+        week_1 / nullif(bit_count((days_with_usage >> 46) & 127::bigint), 0) as week_1_mean,
+        week_2 / nullif(bit_count((days_with_usage >> 39) & 127::bigint), 0) as week_2_mean,
+        week_3 / nullif(bit_count((days_with_usage >> 32) & 127::bigint), 0) as week_3_mean
     from window_usage
 )
 

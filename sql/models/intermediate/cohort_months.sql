@@ -19,7 +19,8 @@ starting_mrr as (
 
 select
     starting_mrr.cohort_month,
-    datediff('month', starting_mrr.cohort_month, calendar.month) as months_since_start,
+    cast((year(calendar.month) - year(starting_mrr.cohort_month)) * 12
+         + month(calendar.month) - month(starting_mrr.cohort_month) as bigint) as months_since_start,
     calendar.month,
     starting_mrr.cohort_customers,
     starting_mrr.cohort_starting_mrr::decimal(18, 2) as cohort_starting_mrr

@@ -5,7 +5,7 @@ with reporting_window as (
 pending_cancellations as (
     select
         events.subscription_id,
-        arg_min(events.occurred_at, (events.effective_at, events.occurred_at, events.event_id))
+        min_by(events.occurred_at, {{ sort_key('events.effective_at', 'events.occurred_at', 'events.event_id') }})
             as cancel_requested_at,
         min(events.effective_at) as cancels_at
     from {{ ref('subscription_events') }} as events, reporting_window

@@ -15,24 +15,22 @@ running_state as (
     select
         subscription_id,
         {{ month_of("effective_at") }} as effective_month,
-        last_value(account_id ignore nulls) over running as account_id,
-        last_value(plan_id ignore nulls) over running as plan_id,
-        last_value(billing_interval ignore nulls) over running as billing_interval,
-        last_value(quantity ignore nulls) over running as quantity,
-        last_value(unit_price ignore nulls) over running as unit_price,
-        last_value(currency ignore nulls) over running as currency,
-        last_value(discount_pct ignore nulls) over running as discount_pct,
-        last_value(discount_amount ignore nulls) over running as discount_amount,
-        last_value(interval_count ignore nulls) over running as interval_count,
-        last_value(
-            case event_type
+        {{ last_non_null('account_id') }} over running as account_id,
+        {{ last_non_null('plan_id') }} over running as plan_id,
+        {{ last_non_null('billing_interval') }} over running as billing_interval,
+        {{ last_non_null('quantity') }} over running as quantity,
+        {{ last_non_null('unit_price') }} over running as unit_price,
+        {{ last_non_null('currency') }} over running as currency,
+        {{ last_non_null('discount_pct') }} over running as discount_pct,
+        {{ last_non_null('discount_amount') }} over running as discount_amount,
+        {{ last_non_null('interval_count') }} over running as interval_count,
+        {{ last_non_null("case event_type
                 when 'trial_started' then 'trialing'
                 when 'subscription_started' then 'active'
                 when 'subscription_resumed' then 'active'
                 when 'subscription_paused' then 'paused'
                 when 'subscription_canceled' then 'canceled'
-            end ignore nulls
-        ) over running as status,
+            end") }} over running as status,
         bool_or(event_type in ('trial_started', 'subscription_started')) over running as has_started,
         -- The last event of a month holds the month-end state, which lasts until the month before the
         -- next event's month (that month has a month-end row of its own). Same order as the running

@@ -81,11 +81,11 @@ account_month as (
         months.account_id,
         months.month,
         {{ monthly_usd_from_annual("sum(months.arr_local * rates.usd_per_unit)") }} as mrr,
-        arg_max(
+        max_by(
             months.plan_id,
-            (months.arr_local * rates.usd_per_unit, coalesce(plans.tier_rank, -1), months.plan_id)
+            {{ sort_key('months.arr_local * rates.usd_per_unit', 'coalesce(plans.tier_rank, -1)', 'months.plan_id') }}
         ) as plan_id,
-        arg_max(months.currency, (months.arr_local * rates.usd_per_unit, months.currency)) as currency,
+        max_by(months.currency, {{ sort_key('months.arr_local * rates.usd_per_unit', 'months.currency') }}) as currency,
         count(*) as subscriptions,
         {{ monthly_usd_from_annual("sum(months.arr_local * rates.next_month_usd_per_unit)") }} as mrr_at_next_month_rates
     from several_subscription_months as months

@@ -13,10 +13,10 @@ all_accounts as (
 account_details as (
     select
         account_id,
-        arg_max(account_name, (occurred_at, event_id)) as account_name,
-        arg_max(segment, (occurred_at, event_id)) as segment,
-        arg_max(country, (occurred_at, event_id)) as country,
-        arg_max(sales_owner, (occurred_at, event_id)) as sales_owner
+        max_by(account_name, {{ sort_key('occurred_at', 'event_id') }}) as account_name,
+        max_by(segment, {{ sort_key('occurred_at', 'event_id') }}) as segment,
+        max_by(country, {{ sort_key('occurred_at', 'event_id') }}) as country,
+        max_by(sales_owner, {{ sort_key('occurred_at', 'event_id') }}) as sales_owner
     from events
     where event_type = 'account_created'
     group by account_id
@@ -25,8 +25,8 @@ account_details as (
 latest_terms as (
     select
         account_id,
-        arg_max(currency, (effective_at, occurred_at, event_id)) filter (where currency is not null) as currency,
-        arg_max(plan_id, (effective_at, occurred_at, event_id)) filter (where plan_id is not null) as plan_id
+        max_by(currency, {{ sort_key('effective_at', 'occurred_at', 'event_id') }}) filter (where currency is not null) as currency,
+        max_by(plan_id, {{ sort_key('effective_at', 'occurred_at', 'event_id') }}) filter (where plan_id is not null) as plan_id
     from events
     where subscription_id is not null
     group by account_id

@@ -40,11 +40,7 @@ select
     cohort_customers,
     collected_usd,
     cumulative_collected_usd,
-    -- Exact half-up rounding in integer cents: DuckDB divides DECIMALs in DOUBLE, which rounds 96.665 down.
-    (
-        sign(cumulative_collected_usd)
-        * (((abs(cumulative_collected_usd) * 100)::hugeint * 2 + cohort_customers) // (2 * cohort_customers))
-        * 0.01
-    )::decimal(18, 2) as cumulative_revenue_per_customer
+    -- exact, rounded half away from zero (a DOUBLE division would round 96.665 down)
+    {{ divide_money('cumulative_collected_usd', 'cohort_customers') }} as cumulative_revenue_per_customer
 from cumulative
 order by cohort_month, months_since_start

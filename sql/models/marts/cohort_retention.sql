@@ -29,7 +29,7 @@ select
         as logo_retention,
     triangle.cohort_starting_mrr,
     coalesce(cohort_activity.mrr, 0)::decimal(18, 2) as mrr,
-    round(coalesce(cohort_activity.mrr, 0) / nullif(triangle.cohort_starting_mrr, 0), 6)::decimal(18, 6)
+    round({{ ratio('coalesce(cohort_activity.mrr, 0)', 'nullif(triangle.cohort_starting_mrr, 0)') }}, 6)::decimal(18, 6)
         as revenue_retention
 from triangle
 left join cohort_activity using (cohort_month, month)

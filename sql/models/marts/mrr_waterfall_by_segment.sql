@@ -3,7 +3,7 @@ with calendar as (
 ),
 
 latest_currency as (
-    select account_id, arg_max(currency, month) as currency
+    select account_id, max_by(currency, month) as currency
     from {{ ref('account_mrr_monthly') }}
     group by account_id
 ),
@@ -37,7 +37,7 @@ combinations as (
 account_month_facts as (
     select
         account_id, month, mrr, mrr_at_next_month_rates - mrr as fx_change_into_next_month,
-        null::varchar as movement, null::decimal(18, 2) as mrr_change
+        cast(null as string) as movement, null::decimal(18, 2) as mrr_change
     from {{ ref('account_mrr_monthly') }}
     union all
     select account_id, month, null, null, movement, mrr_change

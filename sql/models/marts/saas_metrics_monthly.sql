@@ -34,18 +34,18 @@ twelve_month_retention as (
     group by month
 ),
 
--- Unrounded rates (DOUBLE: DuckDB divides DECIMALs in DOUBLE); rounded once, in the final select.
+-- Unrounded rates (DOUBLE on both engines, macros/portable.sql ratio); rounded once, in the final select.
 monthly_rates as (
     select
         waterfall.*,
         churned_customers / nullif(opening_customers, 0) as logo_churn_rate,
-        (churned_mrr + contraction_mrr) / nullif(opening_mrr, 0) as gross_mrr_churn_rate,
-        (churned_mrr + contraction_mrr - expansion_mrr - reactivation_mrr) / nullif(opening_mrr, 0)
+        {{ ratio('(churned_mrr + contraction_mrr)', 'nullif(opening_mrr, 0)') }} as gross_mrr_churn_rate,
+        {{ ratio('(churned_mrr + contraction_mrr - expansion_mrr - reactivation_mrr)', 'nullif(opening_mrr, 0)') }}
             as net_mrr_churn_rate,
-        (opening_mrr + expansion_mrr - contraction_mrr - churned_mrr) / nullif(opening_mrr, 0) as nrr,
-        (opening_mrr - contraction_mrr - churned_mrr) / nullif(opening_mrr, 0) as grr,
-        (new_mrr + expansion_mrr + reactivation_mrr) / nullif(churned_mrr + contraction_mrr, 0) as quick_ratio,
-        closing_mrr / nullif(closing_customers, 0) as arpa_unrounded
+        {{ ratio('(opening_mrr + expansion_mrr - contraction_mrr - churned_mrr)', 'nullif(opening_mrr, 0)') }} as nrr,
+        {{ ratio('(opening_mrr - contraction_mrr - churned_mrr)', 'nullif(opening_mrr, 0)') }} as grr,
+        {{ ratio('(new_mrr + expansion_mrr + reactivation_mrr)', 'nullif(churned_mrr + contraction_mrr, 0)') }} as quick_ratio,
+        {{ ratio('closing_mrr', 'nullif(closing_customers, 0)') }} as arpa_unrounded
     from waterfall
 ),
 
@@ -64,16 +64,15 @@ select
     closing_mrr as mrr,
     (closing_mrr * 12)::decimal(18, 2) as arr,
     closing_customers as customers,
-    -- Half-up to the cent in integer cents: a DOUBLE division would round 96.665 down.
-    (((closing_mrr * 100)::hugeint * 2 + closing_customers) // nullif(2 * closing_customers, 0) * 0.01)
-        ::decimal(18, 2) as arpa,
+    -- exact, rounded half away from zero (a DOUBLE division would round 96.665 down)
+    {{ divide_money('closing_mrr', 'closing_customers') }} as arpa,
     round(logo_churn_rate, 6)::decimal(18, 6) as logo_churn_rate,
     round(gross_mrr_churn_rate, 6)::decimal(18, 6) as gross_mrr_churn_rate,
     round(net_mrr_churn_rate, 6)::decimal(18, 6) as net_mrr_churn_rate,
     round(nrr, 6)::decimal(18, 6) as nrr,
     round(grr, 6)::decimal(18, 6) as grr,
-    round(retained_mrr / nullif(twelve_month_retention.year_ago_mrr, 0), 6)::decimal(18, 6) as nrr_12m,
-    round(gross_retained_mrr / nullif(twelve_month_retention.year_ago_mrr, 0), 6)::decimal(18, 6) as grr_12m,
+    round({{ ratio('retained_mrr', 'nullif(twelve_month_retention.year_ago_mrr, 0)') }}, 6)::decimal(18, 6) as nrr_12m,
+    round({{ ratio('gross_retained_mrr', 'nullif(twelve_month_retention.year_ago_mrr, 0)') }}, 6)::decimal(18, 6) as grr_12m,
     round(quick_ratio, 6)::decimal(18, 6) as quick_ratio,
     case
         when trailing_months_with_rate = 6 and trailing_mean > 0

@@ -12,7 +12,7 @@ latest_event as (
 ),
 
 months as (
-    select unnest(generate_series({{ month_of("first_event_at") }}, {{ month_of("as_of") }}, interval 1 month))::date as month
+    select {{ month_series(month_of("first_event_at"), month_of("as_of")) }} as month
     from subscription_history, latest_event
     where first_event_at is not null
 )
