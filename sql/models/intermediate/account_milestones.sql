@@ -14,7 +14,8 @@ journey_events as (
     from {{ ref('subscription_events') }} as events, reporting_window
     where events.effective_at <= reporting_window.as_of
     group by events.account_id
-    having customer_since is not null
+    having min(events.effective_at) filter (where events.event_type in ('trial_started', 'subscription_started'))
+        is not null
 ),
 
 recent_failures as (
@@ -52,10 +53,10 @@ charge_days as (
     select
         long_charges.account_id,
         long_charges.renewal_months,
-        (long_charges.anchor_day + to_months(
-            (datediff('month', long_charges.anchor_day, reporting_window.latest_data_day)
-                // long_charges.renewal_months) * long_charges.renewal_months
-        ))::date as candidate_day,
+        {{ add_months_to_day('long_charges.anchor_day', int_div(
+            '(year(reporting_window.latest_data_day) * 12 + month(reporting_window.latest_data_day))'
+            ' - (year(long_charges.anchor_day) * 12 + month(long_charges.anchor_day))',
+            'long_charges.renewal_months') ~ ' * long_charges.renewal_months') }} as candidate_day,
         reporting_window.latest_data_day
     from long_charges, reporting_window
     where long_charges.renewal_months >= 3
@@ -65,14 +66,14 @@ renewals as (
     select
         account_id,
         min(renewal_day) as next_renewal_on,
-        arg_min(renewal_months, (renewal_day, renewal_months)) as renewal_months
+        min_by(renewal_months, {{ sort_key('renewal_day', 'renewal_months') }}) as renewal_months
     from (
         select
             account_id,
             renewal_months,
             case
                 when candidate_day > latest_data_day then candidate_day
-                else (candidate_day + to_months(renewal_months))::date
+                else {{ add_months_to_day('candidate_day', 'renewal_months') }}
             end as renewal_day
         from charge_days
     )
