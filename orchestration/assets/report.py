@@ -34,6 +34,9 @@ REPORT_INPUTS = [
         "marts.account_mrr_monthly",
         sales.UPSELL_TABLE,
         sales.CHURN_RISK_TABLE,
+        sales.JOURNEY_TABLE,
+        "marts.churn_predictions",  # the Churn outlook section
+        "marts.churn_model_backtest",
         "raw.subscription_events",
         "staging.calendar",
     )

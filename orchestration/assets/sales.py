@@ -17,13 +17,17 @@ GROUP = "sales"
 
 UPSELL = table_key(sales.UPSELL_TABLE)
 CHURN_RISK = table_key(sales.CHURN_RISK_TABLE)
+JOURNEY = table_key(sales.JOURNEY_TABLE)
 FOLLOW_UP_EXPORT = dg.AssetKey(["exports", "follow_up"])
 
 _LIST_INPUTS = [
     *(table_key(name.replace("/", ".")) for name in sales.SALES_MODELS),
     table_key("marts.accounts"),
+    table_key("marts.mrr_movements"),
     table_key("raw.plans"),
     table_key("staging.calendar"),
+    # the churn-risk list carries the model's probability and MRR at risk (transforms/sales/retention.py)
+    table_key("marts.churn_predictions"),
 ]
 
 
@@ -41,17 +45,23 @@ def _declared_schema(columns: list[sales.Column]) -> dg.TableSchema:
                      automation_condition=follows_inputs(),
                      description=sales.CHURN_RISK_DESCRIPTION,
                      metadata={"dagster/column_schema": _declared_schema(sales.CHURN_RISK_COLUMNS)}),
+        dg.AssetSpec(JOURNEY, group_name=GROUP, deps=_LIST_INPUTS, kinds={"duckdb", "polars"},
+                     automation_condition=follows_inputs(),
+                     description=sales.JOURNEY_DESCRIPTION,
+                     metadata={"dagster/column_schema": _declared_schema(sales.JOURNEY_COLUMNS)}),
     ],
     pool=WAREHOUSE_POOL,
 )
 def sales_follow_up_lists(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    """Compute both lists in Polars from the sales models and replace both marts in one transaction."""
+    """Compute both lists and the journey in Polars from the sales models; replace the three marts in one
+    transaction."""
     with warehouse.connect() as con:
         inputs = sales.read_inputs(con)
         lists = sales.follow_up_lists(inputs)
         sales.write_marts(con, lists)
         summaries = {name: summarize_table(con, name, order_by="rank")
                      for name in (sales.UPSELL_TABLE, sales.CHURN_RISK_TABLE)}
+        summaries[sales.JOURNEY_TABLE] = summarize_table(con, sales.JOURNEY_TABLE, order_by="account_id")
     context.log.info(f"as of {inputs.as_of}: {lists.upsell.height} upsell opportunities, "
                      f"{lists.churn_risk.height} accounts at churn risk")
     yield dg.MaterializeResult(
@@ -74,6 +84,18 @@ def sales_follow_up_lists(context: dg.AssetExecutionContext, warehouse: Warehous
             top_accounts=frame_table(sales.top_accounts_frame(lists.churn_risk)),
             accounts_by_reason=dg.MetadataValue.json(sales.reason_counts(lists.churn_risk, sales.CHURN_RISK_REASONS)),
             mrr_at_risk_total=float(sum(lists.churn_risk["mrr"].to_list(), start=0)),
+            expected_mrr_at_risk_total=float(sum(lists.churn_risk["expected_mrr_at_risk"].drop_nulls().to_list(),
+                                                 start=0)),
+            accounts_with_churn_probability=lists.churn_risk["churn_probability"].is_not_null().sum(),
+            actions=dg.MetadataValue.json(sales.action_counts(lists.churn_risk)),
+        ),
+    )
+    yield dg.MaterializeResult(
+        asset_key=JOURNEY,
+        metadata=table_metadata(
+            summaries[sales.JOURNEY_TABLE],
+            as_of=str(inputs.as_of),
+            accounts_by_stage=dg.MetadataValue.json(sales.stage_counts(lists.journey)),
         ),
     )
 

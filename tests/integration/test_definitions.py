@@ -29,8 +29,11 @@ SPEC_TABLES = {
                               "cohort_starting_mrr mrr revenue_retention",
     "marts.cohort_ltv": "cohort_month months_since_start cumulative_revenue_per_customer",
     "marts.upsell_opportunities": "account_id as_of plan_id mrr recommended_plan_id expected_mrr_uplift score reasons "
-                                  "sales_owner",
-    "marts.churn_risk_accounts": "account_id as_of mrr reasons",
+                                  "sales_owner contact_on timing_reason",
+    "marts.churn_risk_accounts": "account_id as_of mrr reasons churn_probability expected_mrr_at_risk "
+                                 "recommended_action",
+    # issue 16: the journey, the contact day and the churn model's figures
+    "marts.account_journey": "account_id as_of stage stage_since contact_on timing_reason",
     "raw.subscription_events": "event_id event_type occurred_at account_id source_file ingested_at",
     "raw.billing_events": "event_id event_type occurred_at account_id invoice_id amount currency source_file ingested_at",
     "raw.usage_events": "event_id event_type occurred_at account_id metric quantity source_file ingested_at",

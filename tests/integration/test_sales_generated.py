@@ -36,7 +36,8 @@ def materialized(generated):
     result = dg.materialize(
         [dbt_models, sales_assets.sales_follow_up_lists, sales_assets.follow_up_export,
          sales_assets.upsell_list_keeps_its_rules, sales_assets.churn_risk_list_keeps_its_rules],
-        selection=[*sales_models, sales_assets.UPSELL, sales_assets.CHURN_RISK, sales_assets.FOLLOW_UP_EXPORT],
+        selection=[*sales_models, sales_assets.UPSELL, sales_assets.CHURN_RISK, sales_assets.JOURNEY,
+                   sales_assets.FOLLOW_UP_EXPORT],
         resources={"warehouse": resource, "dbt": dbt_resource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
@@ -203,3 +204,42 @@ def test_usage_growth_agrees_with_the_raw_events(generated, materialized):
     assert set(signals.filter(pl.col("has_usage_growth"))["account_id"]) == independent
     assert set(upsell.filter(pl.col("reason_codes").list.contains("usage_growth"))["account_id"]) <= independent
     assert independent & started_late  # accounts that started during the previous window count too
+
+
+def test_the_journey_and_the_contact_days_keep_their_rules(generated, materialized):
+    """docs/sales.md: every account that started a trial or subscription has one stage; churn-risk accounts are
+    at_risk; upsell accounts are called on a working day after the latest data day, never in the first 6 weeks
+    after signup nor in the 14 days after a failed payment (recomputed here from the raw events)."""
+    _, upsell, churn_risk, *_ = materialized
+    _, _, warehouse = generated
+    con = connect(warehouse, read_only=True)
+    try:
+        journey = con.sql("select * from marts.account_journey").pl()
+        started = {r[0] for r in con.sql("select distinct account_id from staging.subscription_events "
+                                         "where event_type in ('trial_started', 'subscription_started')").fetchall()}
+        too_early = con.sql("""
+            with latest as (select max(as_of) as as_of, max(as_of)::date as day from staging.calendar),
+            signup as (
+                select account_id, min(effective_at)::date as day from staging.subscription_events, latest
+                where event_type in ('trial_started', 'subscription_started') and effective_at <= latest.as_of
+                group by account_id),
+            failed as (
+                select account_id, max(occurred_at)::date as day from raw.billing_events, latest
+                where event_type = 'payment_failed' and occurred_at::date >= latest.day - 29
+                  and occurred_at <= latest.as_of
+                group by account_id)
+            select upsell.account_id from marts.upsell_opportunities as upsell
+            cross join latest
+            left join signup on signup.account_id = upsell.account_id
+            left join failed on failed.account_id = upsell.account_id
+            where upsell.contact_on <= latest.day or upsell.contact_on < signup.day + 42
+               or upsell.contact_on < failed.day + 14 or isodow(upsell.contact_on) > 5""").fetchall()
+    finally:
+        con.close()
+    assert set(journey["account_id"]) == started and journey["account_id"].is_unique().all()
+    assert set(journey["stage"]) <= set(sales.STAGES) and journey["stage_since"].null_count() == 0
+    stage = dict(zip(journey["account_id"], journey["stage"], strict=True))
+    assert {stage[a] for a in churn_risk["account_id"]} <= {"at_risk"}
+    assert {stage[a] for a in upsell["account_id"]} <= {"onboarding", "expanding", "reactivated"}
+    assert upsell["contact_on"].null_count() == 0 and too_early == []
+    assert journey.filter(pl.col("contact_on").is_not_null()).height == upsell.height

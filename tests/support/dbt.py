@@ -31,7 +31,7 @@ MRR = ("calendar", "fx_rates_monthly", "subscription_events", "subscription_peri
 METRICS = ("collected_revenue_monthly", "cohort_months", "mrr_waterfall_by_segment", "account_plan_months",
            "mrr_by_plan", "saas_metrics_monthly", "cohort_retention", "cohort_ltv")
 SALES = ("account_usage_windows", "unresolved_payment_failures", "subscriptions_in_force", "scheduled_cancellations",
-         "account_plan_seats")
+         "account_plan_seats", "account_milestones")
 ALL = MRR + METRICS + SALES
 
 _manifests: dict[str, object] = {}

@@ -64,7 +64,15 @@ DEFINITIONS = [
     ("Upsell opportunity", "An active account near its plan's seat or API limit, or whose usage grew 1.5× in 30 "
                            "days, with no churn risk."),
     ("Churn risk", "An active account with an unpaid failed payment, a scheduled cancellation, or usage down 50% "
-                   "in the last 30 days."),
+                   "in the last 30 days; ranked by MRR at risk when a churn model has scored it."),
+    ("Journey stage", "Where an account is now: trial (never paid), onboarding (first 6 weeks after signup), adopting, "
+                      "expanding (an expansion in the last 3 months or on the upsell list), at risk (on the churn-risk "
+                      "list, or paused), churned, reactivated (paying again in the last 3 months)."),
+    ("Call on", "The day to call an upsell account: this week when its usage is at its peak, 30 days before a "
+                "quarterly or annual renewal within 90 days; never in the first 6 weeks after signup nor in the 14 "
+                "days after a failed payment; a working day."),
+    ("Churn probability", "The churn model's probability that the account stops paying within the next 3 months."),
+    ("MRR at risk", "Churn probability × MRR, summed over the accounts: the MRR expected to be lost next quarter."),
 ]
 
 

@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from transforms.core.palette import COLORS
 from transforms.metric_bases import metric_bases
-from transforms.report import charts
+from transforms.report import charts, outlook
 from transforms.report.marts import (
     CHURN_RISK_TABLE,
     DEFINITIONS,
@@ -99,12 +99,20 @@ def cohorts(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
 
 def funnel(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
     rows = [_jsonable(row) for row in customer_funnel(con)]
-    return {"funnel": rows, "funnel_stages": funnel_stages(rows)}
+    return {"funnel": rows, "funnel_stages": funnel_stages(rows), "journey_stages": outlook.journey_stages(con),
+            "unseen_stages": outlook.UNSEEN_STAGES}
 
 
 def follow_up(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
-    return {"upsell": _sales_list(con, UPSELL_TABLE, basis.top),
-            "churn_risk": _sales_list(con, CHURN_RISK_TABLE, basis.top)}
+    churn_risk = _sales_list(con, CHURN_RISK_TABLE, basis.top)
+    # ranked by the churn model's MRR at risk when it has scored the list, else by the rules' score
+    modelled = any(row.get("expected_mrr_at_risk") is not None for row in churn_risk["rows"])
+    return {"upsell": _sales_list(con, UPSELL_TABLE, basis.top), "churn_risk": churn_risk,
+            "churn_risk_modelled": modelled}
+
+
+def churn_outlook(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
+    return {"churn_outlook": outlook.churn_outlook(con, basis.top)}
 
 
 def definitions(con: duckdb.DuckDBPyConnection, basis: Basis) -> dict:
@@ -120,6 +128,7 @@ SECTIONS = [
     Section("cohorts", "Cohorts", cohorts),
     Section("funnel", "Funnel", funnel),
     Section("sales", "Sales", follow_up),
+    Section("churn-outlook", "Churn outlook", churn_outlook),
     Section("definitions", "Definitions", definitions),
 ]
 
