@@ -8,12 +8,14 @@ or `dbt build` by hand from `sql/`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
@@ -127,8 +129,30 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def dbt_vars(gross_margin: str = "1.0") -> list[str]:
-    """`--vars` for an invocation: the project's variables a run sets (LTV's gross margin)."""
+    """`--vars` for an invocation: the project's variables a run sets (LTV's gross margin), none when they are
+    the project's defaults. dbt parses the whole project again when its command-line variables differ from
+    the last parse's, so a run with the defaults passes none, as the parse Dagster's manifest comes from."""
+    if Decimal(str(gross_margin)) == 1:
+        return []
     return ["--vars", json.dumps({"gross_margin": str(gross_margin)})]
+
+
+def failures(target_dir: str | Path, output: str = "") -> str:
+    """What failed in the last dbt invocation whose artefacts are in `target_dir`, in one line per model or
+    test (its run_results.json), or dbt's last error lines when it stopped before running any."""
+    results = Path(target_dir) / "run_results.json"
+    found = []
+    if results.exists():
+        tables = {doc.table: name for name, doc in model_docs().items()}
+        with contextlib.suppress(ValueError, KeyError):
+            for result in json.loads(results.read_text())["results"]:
+                if result["status"] in ("error", "fail"):
+                    kind, _, name = result["unique_id"].split(".", 2)
+                    what = tables.get(name, name) if kind == "model" else f"{kind} {name}"
+                    found.append(f"{what}: {' '.join(str(result.get('message') or result['status']).split())}")
+    if not found:
+        found = [line.strip() for line in output.splitlines() if "error" in line.lower()][-3:]
+    return "; ".join(found) or "dbt failed before running any model"
 
 
 def run_dbt(args: list[str], warehouse_path: str | Path, *, target_dir: str | Path | None = None,

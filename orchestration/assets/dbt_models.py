@@ -10,7 +10,11 @@ dbt has finished, each model's materialization gets what the other assets' do: r
 column types, and the charts and headline numbers of the marts that have them.
 """
 
+import contextlib
+import io
 from collections.abc import Mapping
+from functools import cached_property
+from importlib import metadata
 from typing import Any
 
 import dagster as dg
@@ -22,6 +26,7 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from packaging import version
 
 from orchestration.automation import follows_inputs
 from orchestration.metadata import table_metadata
@@ -31,13 +36,34 @@ from transforms import dbt_project, spark_engine
 from transforms.sql_models import summarize_table
 
 
+class WarehouseDbt(DbtCliResource):
+    """dagster-dbt's dbt command-line resource, without two costs a run does not need: `dbt --version` in a
+    subprocess to learn which dbt it runs (about 1.6 s of CPU, and a look on PyPI for a newer one; the
+    installed dbt-core is pinned, so its version is read from the package instead), and a dbt adapter set up
+    in this process for metadata queries the models' asset makes itself, on the warehouse (row counts,
+    column types)."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
+def dbt_resource(project: DbtProject | None = None) -> DbtCliResource:
+    """The `dbt` resource the models' asset runs dbt with (Definitions and tests)."""
+    return WarehouseDbt(project_dir=project or DBT_PROJECT, dbt_executable=dbt_project.DBT_EXECUTABLE,
+                        global_config_flags=list(dbt_project.GLOBAL_FLAGS))
+
+
 class ProjectPreparer(DagsterDbtProjectPreparer):
     """dagster-dbt's preparer (`dbt parse`), with the dbt installed beside this Python, on PATH or not."""
 
     def _prepare_manifest(self, project: DbtProject) -> None:
-        DbtCliResource(project_dir=project, dbt_executable=dbt_project.DBT_EXECUTABLE,
-                       global_config_flags=list(dbt_project.GLOBAL_FLAGS)).cli(
-            ["parse", "--quiet"], target_path=project.target_path).wait()
+        # the variables a run on the default warehouse passes: the run reuses this parse (partial parsing)
+        dbt_vars = dbt_project.dbt_vars(Settings.from_env().gross_margin)
+        dbt_resource(project).cli(["parse", "--quiet", *dbt_vars], target_path=project.target_path).wait()
 
 
 DBT_PROJECT = DbtProject(project_dir=dbt_project.PROJECT_DIR, profiles_dir=dbt_project.PROJECT_DIR,
@@ -80,11 +106,6 @@ class WarehouseTranslator(DagsterDbtTranslator):
 TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_resource() -> DbtCliResource:
-    """The `dbt` resource the models' asset runs dbt with (Definitions and tests)."""
-    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_project.DBT_EXECUTABLE,
-                          global_config_flags=list(dbt_project.GLOBAL_FLAGS))
-
 # Time columns an analyst reads newest first, with what orders rows within one value of them.
 LATEST_FIRST = (("month", "month desc"), ("cohort_month", "cohort_month desc, months_since_start"),
                 ("as_of", "as_of desc"))
@@ -112,11 +133,14 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         # the subprocess inherits this environment: the warehouse's path and DuckDB settings
         with dbt_project.environment({**env, **spark_env}):
             invocation = dbt.cli(["build", *arguments], context=context, target_path=warehouse.dbt_target_dir())
-        events, failure = [], None
-        try:
-            events.extend(invocation.stream())
-        except Exception as error:  # a model or test failed: what succeeded is still reported
-            failure = error
+        events, failure, output = [], None, io.StringIO()
+        # dagster-dbt echoes every dbt line to stdout: kept out of the console (`subwh run` prints one line
+        # per failure); they are in the warehouse's dbt.log and in the run's events
+        with contextlib.redirect_stdout(output):
+            try:
+                events.extend(invocation.stream())
+            except Exception as error:  # a model or test failed: what succeeded is still reported
+                failure = error
     with warehouse.connect() as con:
         if warehouse.engine == "spark":
             spark_engine.import_models(con, spark_engine.spark_folder(warehouse.path), {
@@ -124,7 +148,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         for event in events:
             yield _with_table_metadata(context, con, event)
     if failure is not None:
-        raise failure
+        raise dg.Failure(description=f"dbt build failed: {dbt_project.failures(warehouse.dbt_target_dir(), output.getvalue())} "
+                                     f"(dbt's log: {warehouse.dbt_target_dir() / 'dbt.log'})") from failure
 
 
 def _with_table_metadata(context: dg.AssetExecutionContext, con, event):
