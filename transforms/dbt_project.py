@@ -128,13 +128,13 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def dbt_vars(gross_margin: str = "1.0") -> list[str]:
-    """`--vars` for an invocation: the project's variables a run sets (LTV's gross margin), none when they are
-    the project's defaults. dbt parses the whole project again when its command-line variables differ from
-    the last parse's, so a run with the defaults passes none, as the parse Dagster's manifest comes from."""
-    if Decimal(str(gross_margin)) == 1:
-        return []
-    return ["--vars", json.dumps({"gross_margin": str(gross_margin)})]
+def dbt_vars(gross_margin: str = "1.0", **others) -> list[str]:
+    """`--vars` for an invocation: the project's variables a run sets (LTV's gross margin) and `others`, none when
+    they are the project's defaults. dbt parses the whole project again when its command-line variables differ
+    from the last parse's, so a run with the defaults passes none, as the parse Dagster's manifest comes from."""
+    values = {} if Decimal(str(gross_margin)) == 1 else {"gross_margin": str(gross_margin)}
+    values.update(others)
+    return ["--vars", json.dumps(values)] if values else []
 
 
 def failures(target_dir: str | Path, output: str = "") -> str:

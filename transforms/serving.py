@@ -27,9 +27,8 @@ from pathlib import Path
 
 import duckdb
 
-from transforms.dbt_project import model_doc
-from transforms.incremental import changed_keys_since, latest_builds
 from transforms.load_log import copy_load_log
+from transforms.model_builds import changed_keys_since, latest_builds
 
 # The oldest storage format DuckDB 2.0 writes; readable by DuckDB 0.10 and every 1.x release.
 SERVING_STORAGE_VERSION = "v1.0.0"
@@ -65,7 +64,7 @@ def publish_marts(
     when the warehouse has no `marts` relation.
 
     When the file in place is a publication of this warehouse's latest builds, the new one starts as a copy
-    of it and an incremental mart (bookkeeping: transforms/incremental.py) has only the rows of the keys it restated
+    of it and a keyed_incremental mart (transforms/model_builds.py) has only the rows of the keys it restated
     since replaced; every other table is copied whole. The result is the file a copy of everything would
     give, at a fraction of the writing for the largest tables; should bringing the copy up to date fail, a
     copy of everything is made instead."""
@@ -107,8 +106,8 @@ def _publish(con, serving_path: Path, relations: list[tuple[str, str | None]], r
             target = f"{_ALIAS}.{PUBLISHED_SCHEMA}.{_identifier(table)}"
             changed = changes[table]
             if changed is not None:
-                key = model_doc(f"{PUBLISHED_SCHEMA}.{table}").unique_key
-                con.execute(f"create or replace temp table published_keys as {changed}")
+                key = _identifier(changed.key_column)
+                con.execute(f"create or replace temp table published_keys as {changed.select_sql}")
                 con.execute(f"delete from {target} where {key}::varchar in (select * from published_keys)")
                 con.execute(f"insert into {target} select * from {source} "
                             f"where {key}::varchar in (select * from published_keys)")

@@ -33,6 +33,7 @@ from orchestration.metadata import table_metadata
 from orchestration.resources import Warehouse
 from orchestration.settings import WAREHOUSE_POOL, Settings
 from transforms import dbt_project, spark_engine
+from transforms.model_builds import latest_outcomes
 from transforms.sql_models import summarize_table
 
 
@@ -145,14 +146,15 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         if warehouse.engine == "spark":
             spark_engine.import_models(con, spark_engine.spark_folder(warehouse.path), {
                 doc.qualified_name: (doc.description, doc.columns) for doc in dbt_project.model_docs().values()})
+        builds = latest_outcomes(con)  # what each keyed_incremental model did: restated keys, or why in full
         for event in events:
-            yield _with_table_metadata(context, con, event)
+            yield _with_table_metadata(context, con, event, builds)
     if failure is not None:
         raise dg.Failure(description=f"dbt build failed: {dbt_project.failures(warehouse.dbt_target_dir(), output.getvalue())} "
                                      f"(dbt's log: {warehouse.dbt_target_dir() / 'dbt.log'})") from failure
 
 
-def _with_table_metadata(context: dg.AssetExecutionContext, con, event):
+def _with_table_metadata(context: dg.AssetExecutionContext, con, event, builds: Mapping[str, str]):
     """A model's Output with its table's row count, preview, column types and (for some marts) charts."""
     if not isinstance(event, dg.Output):
         return event
@@ -167,5 +169,7 @@ def _with_table_metadata(context: dg.AssetExecutionContext, con, event):
     summary = summarize_table(con, qualified, order_by=preview_order(qualified) or latest_first(columns))
     hook = model_metadata_hook(qualified)
     extra = hook(con) if hook else {}
+    if qualified in builds:
+        extra["build"] = dg.MetadataValue.text(builds[qualified])
     metadata = {**(event.metadata or {}), **table_metadata(summary, **extra)}
     return event.with_metadata(metadata)

@@ -177,4 +177,8 @@ def test_metrics_assets_materialize_with_described_columns(tmp_path):
     assert headline["latest_nrr_12m_base"].value == "on $360.00 from 3 accounts, the largest 56%"
     assert headline["latest_gross_margin"].value == 1.0
     assert "latest_quick_ratio_base" not in headline  # the quick ratio is NULL in March 2025
+    # a keyed_incremental model says what its build did (here its first: in full)
+    said = dbt_materialization(result, "intermediate.collected_revenue_monthly").metadata["build"].value
+    assert said.startswith("rebuilt in full (first build): ")
+    assert "build" not in dbt_materialization(result, "marts.saas_metrics_monthly").metadata
     con.close()

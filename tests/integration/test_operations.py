@@ -80,7 +80,7 @@ def test_two_runs_triggered_together_take_turns(tmp_path, landing):
 
 # killed while dbt builds the marts (its subprocess ends with the run: transforms/dbt_project.py, main), or as
 # the publication starts
-KILLED_AT = {"dbt_models": "START sql table model marts.mrr_movements", "serving__marts": "serving__marts - STEP_START"}
+KILLED_AT = {"dbt_models": "START sql keyed_incremental model marts.mrr_movements", "serving__marts": "serving__marts - STEP_START"}
 
 
 @pytest.mark.parametrize("killed_at", ["dbt_models", "serving__marts"])

@@ -119,7 +119,7 @@ def test_every_automated_asset_follows_only_runs_on_its_warehouse(tmp_path, land
     graph = defs.resolve_asset_graph()
     automated = [graph.get(key).automation_condition for key in graph.get_all_asset_keys()
                  if graph.get(key).automation_condition is not None]
-    assert len(automated) == 27
+    assert len(automated) == 33  # 27, and the churn models, model, backtest and predictions
     for condition in automated:
         assert "newly_updated_by_a_run_on_this_warehouse" in labels(condition)
         assert "newly_updated_without_root" not in labels(condition)

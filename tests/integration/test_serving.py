@@ -331,8 +331,6 @@ def test_bi_tool_reads_through_sqlalchemy_while_a_run_writes(tmp_path):
     assert [str(c) for c in closing] == CLOSING["v2"]
 
 
-@pytest.mark.xfail(strict=True, reason="the incremental marts are tables until the restating materialization lands "
-                                       "(sql/macros/materializations/, branch dbt-incremental): every mart is copied whole")
 def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(tmp_path):
     """The next publication from the same warehouse copies the file in place and replaces only the rows of
     the accounts the incremental marts restated; the file then holds exactly the warehouse's marts."""
@@ -368,13 +366,11 @@ def test_a_publication_after_a_restatement_updates_a_copy_and_equals_the_marts(t
     assert publish_marts(con, serving, run_id="third").updated == ()
 
 
-@pytest.mark.xfail(strict=True, reason="the incremental marts are tables until the restating materialization lands "
-                                       "(sql/macros/materializations/, branch dbt-incremental): every mart is copied whole")
 def test_a_serving_file_that_is_not_what_this_warehouse_last_published_is_copied_whole(tmp_path):
     """A warehouse restored from a backup numbers its next builds as the backup did; a serving table
     dropped by hand; a model that is no longer incremental: each time the file ends up equal to the marts."""
     from tests.support.story import build_metrics, load_new_files, payment
-    from transforms.incremental import changed_keys_since
+    from transforms.model_builds import changed_keys_since
 
     landing = Landing(tmp_path / "landing")
     landing.add(*VERSION_1, payment("A", on="2025-01-20", amount="50.00"))

@@ -55,7 +55,7 @@ def warehouse_path(con: duckdb.DuckDBPyConnection) -> Path:
     return Path(found[0][0])
 
 
-def _invoke(args: list[str], path: Path, manifest=None, gross_margin: str = "1.0"):
+def _invoke(args: list[str], path: Path, manifest=None, gross_margin: str = "1.0", variables: dict | None = None):
     from dbt.cli.main import dbtRunner
 
     WORK_DIR.mkdir(parents=True, exist_ok=True)
@@ -64,7 +64,7 @@ def _invoke(args: list[str], path: Path, manifest=None, gross_margin: str = "1.0
             return dbtRunner(manifest=manifest).invoke([
                 *args, "--project-dir", str(dbt_project.PROJECT_DIR), "--profiles-dir", str(dbt_project.PROJECT_DIR),
                 "--target-path", str(WORK_DIR / path.stem), "--log-path", str(WORK_DIR), "--quiet",
-                *dbt_project.GLOBAL_FLAGS, *dbt_project.dbt_vars(gross_margin),
+                *dbt_project.GLOBAL_FLAGS, *dbt_project.dbt_vars(gross_margin, **(variables or {})),
             ])
     finally:
         _close_dbt_connection()
@@ -91,11 +91,13 @@ def _manifest(path: Path):
         return _manifests[path.stem]
 
 
-def run_models(con: duckdb.DuckDBPyConnection, models=ALL, *, gross_margin: str = "1.0") -> None:
-    """Build `models` (names or dbt selectors; dbt orders them) on the warehouse `con` has open."""
+def run_models(con: duckdb.DuckDBPyConnection, models=ALL, *, gross_margin: str = "1.0", dbt_args=(),
+               variables: dict | None = None) -> None:
+    """Build `models` (names or dbt selectors; dbt orders them) on the warehouse `con` has open; `dbt_args`
+    (`--full-refresh`) and `variables` (project vars) are passed to `dbt run`."""
     path = warehouse_path(con)
     select = [models] if isinstance(models, str) else list(models)
-    result = _invoke(["run", "--select", *select], path, _manifest(path), gross_margin)
+    result = _invoke(["run", *dbt_args, "--select", *select], path, _manifest(path), gross_margin, variables)
     if not result.success:
         errors = [f"{r.node.name}: {r.message}" for r in (result.result or []) if r.status in ("error", "fail")]
         raise DbtFailed("dbt run failed: " + ("; ".join(errors) or str(result.exception)))

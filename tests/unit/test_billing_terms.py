@@ -179,8 +179,6 @@ def test_a_withdrawal_landing_later_voids_the_cancellation(tmp_path):
     assert con.sql("select count(*) from marts.mrr_movements where movement = 'churn'").fetchall() == [(0,)]
 
 
-@pytest.mark.xfail(strict=True, reason="the models are tables until the restating materialization lands "
-                                       "(sql/macros/materializations/, branch dbt-incremental)")
 def test_a_withdrawal_landing_later_restates_the_subscription(tmp_path):
     con = withdrawal_landing_later(tmp_path)
     # the same months: the subscription was restated, not the table rebuilt

@@ -139,7 +139,7 @@ def heal_stream(con: duckdb.DuckDBPyConnection, stream: str, bounds: InstantBoun
     """Hold the rows already in raw.<stream> to today's instant bounds: the rows that fail them (loaded by
     an earlier version, or before a bound was tightened) move to raw.quarantine with the reason, in one
     transaction. Removing rows from a raw table makes every incremental model downstream rebuild in full
-    (transforms/incremental.py), so history restates on the same run.
+    (sql/macros/materializations/keyed_incremental.sql), so history restates on the same run.
 
     The rows are re-checked only when that can find something: when the rules or their settings changed
     since the stream's last check, or the clock went back (SUBWH_NOW); the clock moving forward only

@@ -15,7 +15,7 @@ A changed file is reloaded, exactly as a full rebuild would load it:
   so which copy stands depends on the order of loading), every file of the stream is reloaded instead, in
   the landing order a full rebuild uses;
 - history is restated by the incremental models on their own: rows of a raw table loaded before their
-  last build that disappeared make them rebuild in full (transforms/incremental.py).
+  last build that disappeared make them rebuild in full (sql/macros/materializations/keyed_incremental.sql).
 
 Rows of files loaded before these columns existed have no record: it is taken from the file as it is at
 the first load after upgrading (a file edited before that is not noticed; `subwh run --full-rebuild`
