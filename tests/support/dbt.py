@@ -33,6 +33,8 @@ METRICS = ("collected_revenue_monthly", "cohort_months", "mrr_waterfall_by_segme
 SALES = ("account_usage_windows", "unresolved_payment_failures", "subscriptions_in_force", "scheduled_cancellations",
          "account_plan_seats", "account_milestones")
 ALL = MRR + METRICS + SALES
+# the churn model's features (docs/churn-model.md): built by the churn tests and the whole-project tests
+CHURN = ("churn_usage_monthly", "churn_features", "churn_outcomes")
 
 _manifests: dict[str, object] = {}
 _lock = threading.Lock()
