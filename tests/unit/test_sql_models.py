@@ -5,10 +5,10 @@ from datetime import date
 from decimal import Decimal
 
 from tests.support.dbt import ALL, CHURN, qualified, run_models
-
-EVERY_MODEL = ALL + CHURN
 from tests.support.story import Landing, account, build, starts
 from transforms.dbt_project import model_doc, model_docs
+
+EVERY_MODEL = ALL + CHURN
 
 
 def test_staging_events_are_a_described_view_and_replace_an_older_table(tmp_path):
