@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.support.dbt import CHURN
 from transforms import dbt_project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,7 +57,10 @@ def test_every_model_table_built_on_spark_equals_duckdb(which, request, tmp_path
     on_spark = subwh("run", "--landing", str(landing), "--warehouse", str(tmp_path / "spark" / "warehouse.duckdb"),
                      engine="spark")
     # the run's summary (months, closing MRR, customers) is the same
-    assert on_spark.stdout.splitlines()[-5:] == on_duckdb.stdout.splitlines()[-5:]
+    def summary(run):  # its last four lines (the serving file's path above them differs)
+        return run.stdout.splitlines()[-4:]
+
+    assert summary(on_spark) == summary(on_duckdb)
 
     con = duckdb.connect()
     con.execute(f"attach '{tmp_path / 'duckdb' / 'warehouse.duckdb'}' as on_duckdb (read_only)")
@@ -64,7 +68,12 @@ def test_every_model_table_built_on_spark_equals_duckdb(which, request, tmp_path
     expected, built = model_tables(con, "on_duckdb"), model_tables(con, "on_spark")
     models = {doc.qualified_name for doc in dbt_project.model_docs().values() if doc.materialized != "view"}
     assert models <= set(expected), "the DuckDB run built every model table"
-    assert set(built) == set(expected), "the Spark run brought back the same tables"
+    # the churn model's features are DuckDB's only (enabled on that target; docs/churn-model.md)
+    duckdb_only = {f"intermediate.{name}" for name in CHURN}
+    # the tables dbt builds; the Python-built marts downstream of the churn model are not built on Spark yet
+    compared = models - duckdb_only
+    assert compared <= set(built), "the Spark run brought back every model table"
+    expected = {table: columns for table, columns in expected.items() if table in compared}
     differences = []
     for table, columns in expected.items():
         if built[table] != columns:
